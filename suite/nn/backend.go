@@ -1,0 +1,122 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ConvGeom is the geometry of a 2-D convolution or pooling window: a
+// KH×KW window moved by Stride with Pad zeros on every border.
+type ConvGeom struct {
+	KH, KW, Stride, Pad int
+}
+
+// Out is the spatial output size for an H×W input.
+func (g ConvGeom) Out(h, w int) (oh, ow int) {
+	return (h+2*g.Pad-g.KH)/g.Stride + 1, (w+2*g.Pad-g.KW)/g.Stride + 1
+}
+
+// Backend holds every numeric kernel the layers and optimizers need. Tensors
+// passed to a backend were created by the same backend (New or View).
+// Images are NHWC; convolution weights are [Cout, KH, KW, Cin]; matrices
+// are row-major with the last dimension as columns.
+type Backend interface {
+	// Name is the --device name ("cpu", "cuda").
+	Name() string
+	// Describe says what the backend runs on, for provenance and `rst version`.
+	Describe() string
+
+	New(shape ...int) *Tensor
+	View(t *Tensor, off int, shape ...int) *Tensor
+	Upload(dst *Tensor, src []float32)
+	Download(dst []float32, src *Tensor)
+	Fill(t *Tensor, v float32)
+	Copy(dst, src *Tensor)
+
+	// Flat vector operations, used by optimizers on whole buffers.
+	Axpy(alpha float32, x, y *Tensor) // y += alpha·x
+	Scale(alpha float32, x *Tensor)   // x *= alpha
+	Lerp(y, x *Tensor, a float32)     // y = (1−a)·y + a·x
+	Dot(x, y *Tensor) float64
+	Mul(a, b, y *Tensor) // y = a⊙b
+	Add(a, b, y *Tensor) // y = a+b
+
+	// MatMul computes c = alpha·op(a)·op(b) + beta·c on 2-D views.
+	MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor)
+	AddRowVector(y, v *Tensor)                           // y[r,:] += v
+	SumRows(dy, dv *Tensor, beta float32)                // dv = beta·dv + Σ_r dy[r,:]
+	Conv2D(x, w, y *Tensor, g ConvGeom)                  // y = conv(x, w)
+	Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) // dw = ∂/∂w; dx = ∂/∂x unless dx is nil
+
+	// Batch normalisation over all but the last (channel) dimension.
+	// BatchNormTrain writes the batch mean and biased variance.
+	BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32)
+	BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32)
+	BatchNormBackward(x, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32)
+
+	ReLU(x, y *Tensor)
+	ReLUBackward(y, dy, dx *Tensor)
+	MaxPool(x, y *Tensor, g ConvGeom)
+	MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom)
+	AvgPool(x, y *Tensor, g ConvGeom)
+	AvgPoolBackward(dy, dx *Tensor, g ConvGeom)
+	GlobalAvgPool(x, y *Tensor)           // [N,H,W,C] → [N,C]
+	GlobalAvgPoolBackward(dy, dx *Tensor) // [N,C] → [N,H,W,C]
+	// DropoutMask fills mask with 0 (probability p) or 1/(1−p) from r.
+	DropoutMask(mask *Tensor, p float32, r *rand.Rand)
+
+	// SoftmaxCrossEntropy returns the mean loss over the batch with label
+	// smoothing, writes the gradient of that mean into dlogits and each
+	// sample's loss into perSample (either may be nil).
+	SoftmaxCrossEntropy(logits *Tensor, labels []int32, smoothing float32, dlogits *Tensor, perSample []float32) float64
+	// Argmax writes each row's index of its largest value.
+	Argmax(logits *Tensor, out []int32)
+
+	// Fused optimizer updates on flat buffers; see package optim for the formulas.
+	SGDMomentum(w, g, v *Tensor, lr, momentum float32, nesterov bool)
+	AdamW(w, g, m, v *Tensor, lr, beta1, beta2, eps, decay, bc1, bc2 float32)
+}
+
+var (
+	backendsMu sync.Mutex
+	backends   = map[string]func() (Backend, error){}
+)
+
+// Register makes a backend available under name; it is called from the
+// init function of the package that implements it.
+func Register(name string, open func() (Backend, error)) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	backends[name] = open
+}
+
+// Open returns the backend registered under name, or an error that lists
+// the registered ones.
+func Open(name string) (Backend, error) {
+	backendsMu.Lock()
+	open, ok := backends[name]
+	backendsMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown device %q: available devices are %s", name, strings.Join(Devices(), ", "))
+	}
+	return open()
+}
+
+// Devices lists the registered backend names.
+func Devices() []string {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	var names []string
+	for n := range backends {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func init() {
+	Register("cpu", func() (Backend, error) { return NewCPU(), nil })
+}

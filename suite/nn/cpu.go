@@ -1,0 +1,353 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// CPU is the CPU backend: GEMM through gonum's BLAS interface (pure Go, or
+// OpenBLAS when built with the openblas tag), everything else in parallel Go
+// loops. Its scratch buffers grow to the largest request and are reused, so
+// kernels allocate nothing once warmed up.
+type CPU struct {
+	col     []float32 // im2col workspace, shared by convolution calls
+	partial []float64 // per-chunk partial sums of reductions
+	bnBuf   []float64 // per-channel sums of batch-norm
+	bnAff   []float32 // per-channel scale and shift of batch-norm
+	bnK     []float32
+}
+
+// NewCPU returns a CPU backend.
+func NewCPU() *CPU { return &CPU{} }
+
+func (c *CPU) Name() string { return "cpu" }
+
+func (c *CPU) Describe() string {
+	return fmt.Sprintf("cpu: %s, %d threads, %s/%s", blasName, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+}
+
+// BLASName says which GEMM the CPU backend uses.
+func BLASName() string { return blasName }
+
+func (c *CPU) New(shape ...int) *Tensor {
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, numel(shape))}
+}
+
+func (c *CPU) View(t *Tensor, off int, shape ...int) *Tensor {
+	n := numel(shape)
+	if off < 0 || off+n > len(t.Data) {
+		panic(fmt.Sprintf("nn: view [%d,%d) outside tensor of %d elements", off, off+n, len(t.Data)))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data[off : off+n : off+n], Off: t.Off + off}
+}
+
+func (c *CPU) Upload(dst *Tensor, src []float32)   { copy(dst.Data, src) }
+func (c *CPU) Download(dst []float32, src *Tensor) { copy(dst, src.Data) }
+func (c *CPU) Copy(dst, src *Tensor)               { copy(dst.Data, src.Data) }
+
+const elemGrain = 1 << 14
+
+func (c *CPU) Fill(t *Tensor, v float32) {
+	d := t.Data
+	parallelFor(len(d), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = v
+		}
+	})
+}
+
+func (c *CPU) Axpy(alpha float32, x, y *Tensor) {
+	xs, ys := x.Data, y.Data[:len(x.Data)]
+	parallelFor(len(xs), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] += alpha * xs[i]
+		}
+	})
+}
+
+func (c *CPU) Scale(alpha float32, x *Tensor) {
+	xs := x.Data
+	parallelFor(len(xs), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs[i] *= alpha
+		}
+	})
+}
+
+func (c *CPU) Lerp(y, x *Tensor, a float32) {
+	ys, xs := y.Data, x.Data[:len(y.Data)]
+	parallelFor(len(ys), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = (1-a)*ys[i] + a*xs[i]
+		}
+	})
+}
+
+func (c *CPU) Mul(a, b, y *Tensor) {
+	as, bs, ys := a.Data, b.Data[:len(a.Data)], y.Data[:len(a.Data)]
+	parallelFor(len(as), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = as[i] * bs[i]
+		}
+	})
+}
+
+func (c *CPU) Add(a, b, y *Tensor) {
+	as, bs, ys := a.Data, b.Data[:len(a.Data)], y.Data[:len(a.Data)]
+	parallelFor(len(as), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = as[i] + bs[i]
+		}
+	})
+}
+
+// Dot sums in float64 over fixed chunks combined in order, so the result is
+// the same on any number of cores.
+func (c *CPU) Dot(x, y *Tensor) float64 {
+	xs, ys := x.Data, y.Data[:len(x.Data)]
+	const chunk = 1 << 12
+	nc := (len(xs) + chunk - 1) / chunk
+	part := c.partials(nc)
+	parallelFor(nc, 4, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			var s float64
+			end := min((k+1)*chunk, len(xs))
+			for i := k * chunk; i < end; i++ {
+				s += float64(xs[i]) * float64(ys[i])
+			}
+			part[k] = s
+		}
+	})
+	var s float64
+	for _, p := range part {
+		s += p
+	}
+	return s
+}
+
+func (c *CPU) partials(n int) []float64 {
+	if cap(c.partial) < n {
+		c.partial = make([]float64, n)
+	}
+	return c.partial[:n]
+}
+
+func (c *CPU) colBuffer(n int) []float32 {
+	if cap(c.col) < n {
+		c.col = make([]float32, n)
+	}
+	return c.col[:n]
+}
+
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+// gemm is row-major C(m×n) = alpha·op(A)·op(B) + beta·C.
+func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cc []float32, ldc int) {
+	blas32.Implementation().Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc)
+}
+
+func (c *CPU) MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, out *Tensor) {
+	m, k := a.Rows(), a.Cols()
+	if transA {
+		m, k = k, m
+	}
+	n := b.Cols()
+	if transB {
+		n = b.Rows()
+	}
+	gemm(transA, transB, m, n, k, alpha, a.Data, a.Cols(), b.Data, b.Cols(), beta, out.Data, out.Cols())
+}
+
+func (c *CPU) AddRowVector(y, v *Tensor) {
+	cols, vs, ys := v.Len(), v.Data, y.Data
+	parallelFor(y.Len()/cols, elemGrain/cols+1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := ys[r*cols : (r+1)*cols]
+			for j := range row {
+				row[j] += vs[j]
+			}
+		}
+	})
+}
+
+// columnSums adds the rows of the R×C matrix x (times w when w is non-nil,
+// element by element) into per-chunk float64 partials and combines them in
+// order: out[j] = Σ_r x[r,j]·w[r,j].
+func (c *CPU) columnSums(x, w []float32, rows, cols int, out []float64) {
+	nc := (rows + reduceChunk - 1) / reduceChunk
+	part := c.partials(nc * cols)
+	parallelFor(nc, 1, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			p := part[k*cols : (k+1)*cols]
+			for j := range p {
+				p[j] = 0
+			}
+			end := min((k+1)*reduceChunk, rows)
+			for r := k * reduceChunk; r < end; r++ {
+				xr := x[r*cols : (r+1)*cols]
+				if w == nil {
+					for j, v := range xr {
+						p[j] += float64(v)
+					}
+				} else {
+					wr := w[r*cols : (r+1)*cols]
+					for j, v := range xr {
+						p[j] += float64(v) * float64(wr[j])
+					}
+				}
+			}
+		}
+	})
+	for j := range out[:cols] {
+		out[j] = 0
+	}
+	for k := 0; k < nc; k++ {
+		p := part[k*cols : (k+1)*cols]
+		for j := range p {
+			out[j] += p[j]
+		}
+	}
+}
+
+func (c *CPU) SumRows(dy, dv *Tensor, beta float32) {
+	cols := dv.Len()
+	var buf [64]float64
+	sums := buf[:0]
+	if cols <= len(buf) {
+		sums = buf[:cols]
+	} else {
+		sums = make([]float64, cols)
+	}
+	c.columnSums(dy.Data, nil, dy.Len()/cols, cols, sums)
+	for j := range sums {
+		dv.Data[j] = beta*dv.Data[j] + float32(sums[j])
+	}
+}
+
+func (c *CPU) ReLU(x, y *Tensor) {
+	xs, ys := x.Data, y.Data[:len(x.Data)]
+	parallelFor(len(xs), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := xs[i]
+			if v < 0 {
+				v = 0
+			}
+			ys[i] = v
+		}
+	})
+}
+
+func (c *CPU) ReLUBackward(y, dy, dx *Tensor) {
+	ys, dys, dxs := y.Data, dy.Data[:len(y.Data)], dx.Data[:len(y.Data)]
+	parallelFor(len(ys), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if ys[i] > 0 {
+				dxs[i] = dys[i]
+			} else {
+				dxs[i] = 0
+			}
+		}
+	})
+}
+
+func (c *CPU) DropoutMask(mask *Tensor, p float32, r *rand.Rand) {
+	keep := 1 / (1 - p)
+	for i := range mask.Data {
+		if r.Float32() < p {
+			mask.Data[i] = 0
+		} else {
+			mask.Data[i] = keep
+		}
+	}
+}
+
+func (c *CPU) SoftmaxCrossEntropy(logits *Tensor, labels []int32, smoothing float32, dlogits *Tensor, perSample []float32) float64 {
+	n, k := logits.Rows(), logits.Cols()
+	var total float64
+	off := float64(smoothing) / float64(k)
+	on := 1 - float64(smoothing) + off
+	for i := 0; i < n; i++ {
+		row := logits.Data[i*k : (i+1)*k]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v - mx))
+		}
+		logZ := math.Log(z) + float64(mx)
+		// loss_i = −Σ_j q_j·log softmax_j with q = (1−s)·onehot + s/K.
+		var loss float64
+		lab := int(labels[i])
+		for j, v := range row {
+			q := off
+			if j == lab {
+				q = on
+			}
+			loss -= q * (float64(v) - logZ)
+			if dlogits != nil {
+				dlogits.Data[i*k+j] = float32((math.Exp(float64(v)-logZ) - q) / float64(n))
+			}
+		}
+		if perSample != nil {
+			perSample[i] = float32(loss)
+		}
+		total += loss
+	}
+	return total / float64(n)
+}
+
+func (c *CPU) Argmax(logits *Tensor, out []int32) {
+	k := logits.Cols()
+	for i := range logits.Rows() {
+		row := logits.Data[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		out[i] = int32(best)
+	}
+}
+
+func (c *CPU) SGDMomentum(w, g, v *Tensor, lr, momentum float32, nesterov bool) {
+	ws, gs, vs := w.Data, g.Data[:len(w.Data)], v.Data[:len(w.Data)]
+	parallelFor(len(ws), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			vi := momentum*vs[i] + gs[i]
+			vs[i] = vi
+			if nesterov {
+				ws[i] -= lr * (gs[i] + momentum*vi)
+			} else {
+				ws[i] -= lr * vi
+			}
+		}
+	})
+}
+
+func (c *CPU) AdamW(w, g, m, v *Tensor, lr, beta1, beta2, eps, decay, bc1, bc2 float32) {
+	ws, gs, ms, vs := w.Data, g.Data[:len(w.Data)], m.Data[:len(w.Data)], v.Data[:len(w.Data)]
+	parallelFor(len(ws), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := gs[i]
+			mi := beta1*ms[i] + (1-beta1)*gi
+			vi := beta2*vs[i] + (1-beta2)*gi*gi
+			ms[i], vs[i] = mi, vi
+			mh := mi / bc1
+			vh := vi / bc2
+			ws[i] -= lr * (mh/(float32(math.Sqrt(float64(vh)))+eps) + decay*ws[i])
+		}
+	})
+}

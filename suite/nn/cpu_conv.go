@@ -1,0 +1,464 @@
+package nn
+
+import "math"
+
+// colBudget bounds the im2col workspace (in float32s): images are processed
+// in chunks whose patch matrix fits, so memory stays flat for any batch.
+const colBudget = 1 << 22
+
+type convDims struct {
+	n, h, w, cin, cout, oh, ow, k int
+}
+
+func dimsOf(x, w *Tensor, g ConvGeom) convDims {
+	d := convDims{n: x.Shape[0], h: x.Shape[1], w: x.Shape[2], cin: x.Shape[3], cout: w.Shape[0]}
+	d.oh, d.ow = g.Out(d.h, d.w)
+	d.k = g.KH * g.KW * d.cin
+	return d
+}
+
+// pointwise reports a 1×1, stride-1, unpadded convolution, which in NHWC is
+// a plain matrix product with no patch matrix at all.
+func (g ConvGeom) pointwise() bool { return g.KH == 1 && g.KW == 1 && g.Stride == 1 && g.Pad == 0 }
+
+func (d convDims) imagesPerChunk() int {
+	return max(1, min(d.n, colBudget/(d.oh*d.ow*d.k)))
+}
+
+// im2col writes one image's patches as rows of col: row (oh,ow) holds the
+// window in (kh, kw, c) order, matching a weight row [KH, KW, Cin].
+func im2col(x []float32, col []float32, d convDims, g ConvGeom) {
+	c := d.cin
+	rowLen := d.k
+	span := g.KW * c
+	for oh := 0; oh < d.oh; oh++ {
+		for ow := 0; ow < d.ow; ow++ {
+			row := col[(oh*d.ow+ow)*rowLen : (oh*d.ow+ow+1)*rowLen]
+			iw0 := ow*g.Stride - g.Pad
+			inside := iw0 >= 0 && iw0+g.KW <= d.w
+			for kh := 0; kh < g.KH; kh++ {
+				ih := oh*g.Stride - g.Pad + kh
+				dst := row[kh*span : (kh+1)*span]
+				if ih < 0 || ih >= d.h {
+					clear(dst)
+					continue
+				}
+				base := ih * d.w * c
+				if inside {
+					// The whole window row is one contiguous run in NHWC.
+					copy(dst, x[base+iw0*c:base+(iw0+g.KW)*c])
+					continue
+				}
+				for kw := 0; kw < g.KW; kw++ {
+					iw := iw0 + kw
+					seg := dst[kw*c : (kw+1)*c]
+					if iw < 0 || iw >= d.w {
+						clear(seg)
+					} else {
+						copy(seg, x[base+iw*c:base+(iw+1)*c])
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds patch gradients back into one image's gradient dx, which the
+// caller has zeroed.
+func col2im(col []float32, dx []float32, d convDims, g ConvGeom) {
+	c := d.cin
+	span := g.KW * c
+	for oh := 0; oh < d.oh; oh++ {
+		for ow := 0; ow < d.ow; ow++ {
+			row := col[(oh*d.ow+ow)*d.k : (oh*d.ow+ow+1)*d.k]
+			iw0 := ow*g.Stride - g.Pad
+			for kh := 0; kh < g.KH; kh++ {
+				ih := oh*g.Stride - g.Pad + kh
+				if ih < 0 || ih >= d.h {
+					continue
+				}
+				src := row[kh*span : (kh+1)*span]
+				base := ih * d.w * c
+				lo, hi := 0, g.KW
+				if iw0 < 0 {
+					lo = -iw0
+				}
+				if iw0+g.KW > d.w {
+					hi = d.w - iw0
+				}
+				if lo >= hi {
+					continue
+				}
+				dst := dx[base+(iw0+lo)*c : base+(iw0+hi)*c]
+				s := src[lo*c : hi*c]
+				for i := range dst {
+					dst[i] += s[i]
+				}
+			}
+		}
+	}
+}
+
+func (c *CPU) Conv2D(x, w, y *Tensor, g ConvGeom) {
+	d := dimsOf(x, w, g)
+	if g.pointwise() {
+		gemm(false, true, d.n*d.h*d.w, d.cout, d.cin, 1, x.Data, d.cin, w.Data, d.cin, 0, y.Data, d.cout)
+		return
+	}
+	inImg, rowsImg := d.h*d.w*d.cin, d.oh*d.ow
+	per := d.imagesPerChunk()
+	col := c.colBuffer(per * rowsImg * d.k)
+	for n0 := 0; n0 < d.n; n0 += per {
+		nb := min(per, d.n-n0)
+		parallelFor(nb, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				im2col(x.Data[(n0+i)*inImg:(n0+i+1)*inImg], col[i*rowsImg*d.k:(i+1)*rowsImg*d.k], d, g)
+			}
+		})
+		rows := nb * rowsImg
+		gemm(false, true, rows, d.cout, d.k, 1, col, d.k, w.Data, d.k, 0, y.Data[n0*rowsImg*d.cout:], d.cout)
+	}
+}
+
+func (c *CPU) Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) {
+	d := dimsOf(x, w, g)
+	if g.pointwise() {
+		rows := d.n * d.h * d.w
+		gemm(true, false, d.cout, d.cin, rows, 1, dy.Data, d.cout, x.Data, d.cin, 0, dw.Data, d.cin)
+		if dx != nil {
+			gemm(false, false, rows, d.cin, d.cout, 1, dy.Data, d.cout, w.Data, d.cin, 0, dx.Data, d.cin)
+		}
+		return
+	}
+	inImg, rowsImg := d.h*d.w*d.cin, d.oh*d.ow
+	per := d.imagesPerChunk()
+	col := c.colBuffer(per * rowsImg * d.k)
+	for n0 := 0; n0 < d.n; n0 += per {
+		nb := min(per, d.n-n0)
+		rows := nb * rowsImg
+		parallelFor(nb, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				im2col(x.Data[(n0+i)*inImg:(n0+i+1)*inImg], col[i*rowsImg*d.k:(i+1)*rowsImg*d.k], d, g)
+			}
+		})
+		dyc := dy.Data[n0*rowsImg*d.cout:]
+		beta := float32(1)
+		if n0 == 0 {
+			beta = 0
+		}
+		gemm(true, false, d.cout, d.k, rows, 1, dyc, d.cout, col, d.k, beta, dw.Data, d.k)
+		if dx == nil {
+			continue
+		}
+		// The patch matrix is no longer needed: reuse it for its gradient.
+		gemm(false, false, rows, d.k, d.cout, 1, dyc, d.cout, w.Data, d.k, 0, col, d.k)
+		parallelFor(nb, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				img := dx.Data[(n0+i)*inImg : (n0+i+1)*inImg]
+				clear(img)
+				col2im(col[i*rowsImg*d.k:(i+1)*rowsImg*d.k], img, d, g)
+			}
+		})
+	}
+}
+
+// poolDims reads an NHWC input and the pooled output's spatial size.
+func poolDims(x *Tensor, g ConvGeom) (n, h, w, ch, oh, ow int) {
+	n, h, w, ch = x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow = g.Out(h, w)
+	return
+}
+
+func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
+	n, h, w, ch, oh, ow := poolDims(x, g)
+	parallelFor(n*oh, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, i := r/oh, r%oh
+			for j := 0; j < ow; j++ {
+				out := y.Data[((img*oh+i)*ow+j)*ch : ((img*oh+i)*ow+j+1)*ch]
+				for k := range out {
+					out[k] = float32(math.Inf(-1))
+				}
+				for kh := 0; kh < g.KH; kh++ {
+					ih := i*g.Stride - g.Pad + kh
+					if ih < 0 || ih >= h {
+						continue
+					}
+					for kw := 0; kw < g.KW; kw++ {
+						iw := j*g.Stride - g.Pad + kw
+						if iw < 0 || iw >= w {
+							continue
+						}
+						in := x.Data[((img*h+ih)*w+iw)*ch : ((img*h+ih)*w+iw+1)*ch]
+						for k, v := range in {
+							if v > out[k] {
+								out[k] = v
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// MaxPoolBackward routes each output gradient to the first input in its
+// window that equals the maximum, the same choice a stored argmax would make.
+func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
+	n, h, w, ch, oh, ow := poolDims(x, g)
+	parallelFor(n, 1, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			clear(dx.Data[img*h*w*ch : (img+1)*h*w*ch])
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					o := ((img*oh+i)*ow + j) * ch
+					for k := 0; k < ch; k++ {
+						best, grad := y.Data[o+k], dy.Data[o+k]
+					search:
+						for kh := 0; kh < g.KH; kh++ {
+							ih := i*g.Stride - g.Pad + kh
+							if ih < 0 || ih >= h {
+								continue
+							}
+							for kw := 0; kw < g.KW; kw++ {
+								iw := j*g.Stride - g.Pad + kw
+								if iw < 0 || iw >= w {
+									continue
+								}
+								p := ((img*h+ih)*w+iw)*ch + k
+								if x.Data[p] == best {
+									dx.Data[p] += grad
+									break search
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// AvgPool divides by the full window (zero padding counts), as the usual
+// frameworks do by default.
+func (c *CPU) AvgPool(x, y *Tensor, g ConvGeom) {
+	n, h, w, ch, oh, ow := poolDims(x, g)
+	inv := 1 / float32(g.KH*g.KW)
+	parallelFor(n*oh, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, i := r/oh, r%oh
+			for j := 0; j < ow; j++ {
+				out := y.Data[((img*oh+i)*ow+j)*ch : ((img*oh+i)*ow+j+1)*ch]
+				clear(out)
+				for kh := 0; kh < g.KH; kh++ {
+					ih := i*g.Stride - g.Pad + kh
+					if ih < 0 || ih >= h {
+						continue
+					}
+					for kw := 0; kw < g.KW; kw++ {
+						iw := j*g.Stride - g.Pad + kw
+						if iw < 0 || iw >= w {
+							continue
+						}
+						in := x.Data[((img*h+ih)*w+iw)*ch : ((img*h+ih)*w+iw+1)*ch]
+						for k, v := range in {
+							out[k] += v
+						}
+					}
+				}
+				for k := range out {
+					out[k] *= inv
+				}
+			}
+		}
+	})
+}
+
+func (c *CPU) AvgPoolBackward(dy, dx *Tensor, g ConvGeom) {
+	n, h, w, ch, oh, ow := poolDims(dx, g)
+	inv := 1 / float32(g.KH*g.KW)
+	parallelFor(n, 1, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			clear(dx.Data[img*h*w*ch : (img+1)*h*w*ch])
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					gr := dy.Data[((img*oh+i)*ow+j)*ch : ((img*oh+i)*ow+j+1)*ch]
+					for kh := 0; kh < g.KH; kh++ {
+						ih := i*g.Stride - g.Pad + kh
+						if ih < 0 || ih >= h {
+							continue
+						}
+						for kw := 0; kw < g.KW; kw++ {
+							iw := j*g.Stride - g.Pad + kw
+							if iw < 0 || iw >= w {
+								continue
+							}
+							in := dx.Data[((img*h+ih)*w+iw)*ch : ((img*h+ih)*w+iw+1)*ch]
+							for k, v := range gr {
+								in[k] += v * inv
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (c *CPU) GlobalAvgPool(x, y *Tensor) {
+	n, hw, ch := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
+	inv := 1 / float32(hw)
+	parallelFor(n, 1, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			out := y.Data[img*ch : (img+1)*ch]
+			clear(out)
+			for p := 0; p < hw; p++ {
+				in := x.Data[(img*hw+p)*ch : (img*hw+p+1)*ch]
+				for k, v := range in {
+					out[k] += v
+				}
+			}
+			for k := range out {
+				out[k] *= inv
+			}
+		}
+	})
+}
+
+func (c *CPU) GlobalAvgPoolBackward(dy, dx *Tensor) {
+	n, hw, ch := dx.Shape[0], dx.Shape[1]*dx.Shape[2], dx.Shape[3]
+	inv := 1 / float32(hw)
+	parallelFor(n, 1, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			gr := dy.Data[img*ch : (img+1)*ch]
+			for p := 0; p < hw; p++ {
+				in := dx.Data[(img*hw+p)*ch : (img*hw+p+1)*ch]
+				for k, v := range gr {
+					in[k] = v * inv
+				}
+			}
+		}
+	})
+}
+
+// bnStats holds per-channel float64 sums for batch-norm, sized once.
+func (c *CPU) bnScratch(ch int) (a, b []float64) {
+	s := c.bnBuf
+	if cap(s) < 2*ch {
+		s = make([]float64, 2*ch)
+		c.bnBuf = s
+	}
+	return s[:ch], s[ch : 2*ch]
+}
+
+func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32) {
+	ch := x.Cols()
+	rows := x.Len() / ch
+	sum, sq := c.bnScratch(ch)
+	c.columnSums(x.Data, nil, rows, ch, sum)
+	for k := range ch {
+		mean.Data[k] = float32(sum[k] / float64(rows))
+	}
+	// Centred second pass: the one-pass E[x²]−E[x]² loses digits in float32.
+	c.centredSquares(x.Data, mean.Data, rows, ch, sq)
+	for k := range ch {
+		variance.Data[k] = float32(sq[k] / float64(rows))
+	}
+	c.BatchNormInfer(x, y, gamma, beta, mean, variance, eps)
+}
+
+func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
+	nc := (rows + reduceChunk - 1) / reduceChunk
+	part := c.partials(nc * ch)
+	parallelFor(nc, 1, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			p := part[k*ch : (k+1)*ch]
+			clear(p)
+			end := min((k+1)*reduceChunk, rows)
+			for r := k * reduceChunk; r < end; r++ {
+				for j, v := range x[r*ch : (r+1)*ch] {
+					d := float64(v - mean[j])
+					p[j] += d * d
+				}
+			}
+		}
+	})
+	clear(out[:ch])
+	for k := 0; k < nc; k++ {
+		for j, v := range part[k*ch : (k+1)*ch] {
+			out[j] += v
+		}
+	}
+}
+
+func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32) {
+	ch := x.Cols()
+	rows := x.Len() / ch
+	scale, shift := c.bnAffine(ch)
+	for k := range ch {
+		inv := float32(1 / math.Sqrt(float64(variance.Data[k])+float64(eps)))
+		scale[k] = gamma.Data[k] * inv
+		shift[k] = beta.Data[k] - mean.Data[k]*scale[k]
+	}
+	parallelFor(rows, elemGrain/ch+1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			in, out := x.Data[r*ch:(r+1)*ch], y.Data[r*ch:(r+1)*ch]
+			for j, v := range in {
+				out[j] = v*scale[j] + shift[j]
+			}
+		}
+	})
+}
+
+func (c *CPU) bnAffine(ch int) (a, b []float32) {
+	s := c.bnAff
+	if cap(s) < 2*ch {
+		s = make([]float32, 2*ch)
+		c.bnAff = s
+	}
+	return s[:ch], s[ch : 2*ch]
+}
+
+// BatchNormBackward uses dβ = Σdy, dγ = Σdy·x̂ and
+// dx = γ/σ·(dy − dβ/R − x̂·dγ/R), with x̂ recomputed from x.
+func (c *CPU) BatchNormBackward(x, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32) {
+	ch := x.Cols()
+	rows := x.Len() / ch
+	sdy, sdyx := c.bnScratch(ch)
+	c.columnSums(dy.Data, nil, rows, ch, sdy)
+	c.columnSums(dy.Data, x.Data, rows, ch, sdyx)
+	inv, k1 := c.bnAffine(ch)
+	k2 := c.bnK2(ch)
+	for j := range ch {
+		is := 1 / math.Sqrt(float64(variance.Data[j])+float64(eps))
+		m := float64(mean.Data[j])
+		// Σ dy·x̂ = (Σ dy·x − m·Σ dy)/σ
+		dg := (sdyx[j] - m*sdy[j]) * is
+		dgamma.Data[j] = float32(dg)
+		dbeta.Data[j] = float32(sdy[j])
+		inv[j] = float32(is)
+		g := float64(gamma.Data[j]) * is
+		// dx = g·dy − g·Σdy/R − g·x̂·dγ/R, with x̂ = (x−m)·is.
+		k1[j] = float32(g * dg * is / float64(rows))
+		k2[j] = float32(g*sdy[j]/float64(rows) - g*dg*is*m/float64(rows))
+	}
+	if dx == nil {
+		return
+	}
+	parallelFor(rows, elemGrain/ch+1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xs, dys, dxs := x.Data[r*ch:(r+1)*ch], dy.Data[r*ch:(r+1)*ch], dx.Data[r*ch:(r+1)*ch]
+			for j := range dxs {
+				g := gamma.Data[j] * inv[j]
+				dxs[j] = g*dys[j] - k1[j]*xs[j] - k2[j]
+			}
+		}
+	})
+}
+
+func (c *CPU) bnK2(ch int) []float32 {
+	if cap(c.bnK) < ch {
+		c.bnK = make([]float32, ch)
+	}
+	return c.bnK[:ch]
+}
