@@ -1,0 +1,104 @@
+package data
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/rst-bench/rst/suite/rng"
+)
+
+// Set is one split of a dataset held in memory as bytes.
+type Set struct {
+	Name             string
+	H, W, C, Classes int
+	Pixels           []uint8   // N*H*W*C, HWC order per image
+	Labels           []int32   // N, each in [0, Classes)
+	Mean, Std        []float32 // per channel, applied after scaling bytes to [0,1]
+}
+
+// Normalisation constants (SPEC.md §3 for CIFAR; the usual ones for MNIST).
+var (
+	MNISTMean    = []float32{0.1307}
+	MNISTStd     = []float32{0.3081}
+	CIFAR10Mean  = []float32{0.4914, 0.4822, 0.4465}
+	CIFAR10Std   = []float32{0.2470, 0.2435, 0.2616}
+	CIFAR100Mean = []float32{0.5071, 0.4865, 0.4409}
+	CIFAR100Std  = []float32{0.2673, 0.2564, 0.2762}
+)
+
+// Len is the number of samples.
+func (s *Set) Len() int { return len(s.Labels) }
+
+// ImageSize is H*W*C, the bytes (and floats) per image.
+func (s *Set) ImageSize() int { return s.H * s.W * s.C }
+
+// Image returns the bytes of image i (HWC), sharing storage with s.
+func (s *Set) Image(i int) []uint8 {
+	n := s.ImageSize()
+	return s.Pixels[i*n : (i+1)*n : (i+1)*n]
+}
+
+// Validate checks that the fields agree with each other; loaders return only
+// valid sets, and FillBatch relies on it.
+func (s *Set) Validate() error {
+	switch {
+	case s.H <= 0 || s.W <= 0 || s.C <= 0:
+		return fmt.Errorf("data: set %q: bad shape %dx%dx%d", s.Name, s.H, s.W, s.C)
+	case s.Classes <= 0:
+		return fmt.Errorf("data: set %q: %d classes", s.Name, s.Classes)
+	case len(s.Pixels) != len(s.Labels)*s.ImageSize():
+		return fmt.Errorf("data: set %q: %d pixel bytes for %d images of %dx%dx%d", s.Name, len(s.Pixels), len(s.Labels), s.H, s.W, s.C)
+	case len(s.Mean) != s.C || len(s.Std) != s.C:
+		return fmt.Errorf("data: set %q: mean/std have %d/%d entries for %d channels", s.Name, len(s.Mean), len(s.Std), s.C)
+	}
+	for c, v := range s.Std {
+		if !(v > 0) {
+			return fmt.Errorf("data: set %q: std[%d] = %g, want > 0", s.Name, c, v)
+		}
+	}
+	for i, l := range s.Labels {
+		if l < 0 || int(l) >= s.Classes {
+			return fmt.Errorf("data: set %q: label %d of sample %d is outside [0,%d)", s.Name, l, i, s.Classes)
+		}
+	}
+	return nil
+}
+
+// Subset returns n samples chosen as the first n of a permutation drawn from
+// the stream (seed, "data-subset"), kept in their original relative order.
+// A plain permutation (not stratified) was chosen because it is the common
+// practice and because subsets with one seed are nested: Subset(m) contains
+// Subset(n) for n < m. Class balance is then only approximate for small n.
+// The result owns fresh copies of the pixels and labels.
+func (s *Set) Subset(n int, seed uint64) (*Set, error) {
+	if n <= 0 || n > s.Len() {
+		return nil, fmt.Errorf("data: subset of %d samples from %q, which has %d: want 1..%d", n, s.Name, s.Len(), s.Len())
+	}
+	perm := permutation(s.Len(), rng.New(seed, "data-subset"))
+	pick := perm[:n]
+	slices.Sort(pick)
+	sz := s.ImageSize()
+	out := &Set{
+		Name: s.Name, H: s.H, W: s.W, C: s.C, Classes: s.Classes,
+		Pixels: make([]uint8, n*sz),
+		Labels: make([]int32, n),
+		Mean:   slices.Clone(s.Mean),
+		Std:    slices.Clone(s.Std),
+	}
+	for j, i := range pick {
+		copy(out.Pixels[j*sz:(j+1)*sz], s.Pixels[i*sz:(i+1)*sz])
+		out.Labels[j] = s.Labels[i]
+	}
+	return out, nil
+}
+
+// Histogram counts the samples of each class.
+func (s *Set) Histogram() []int {
+	h := make([]int, s.Classes)
+	for _, l := range s.Labels {
+		if l >= 0 && int(l) < s.Classes {
+			h[l]++
+		}
+	}
+	return h
+}
