@@ -1,0 +1,16 @@
+// Package theory checks the convergence statements of the RST paper
+// (SPEC.md §5) numerically, on smooth functions whose gradient, smoothness
+// constant β, minimum L* and (where they have one) Polyak–Łojasiewicz
+// constant μ are known exactly.
+//
+// It runs full-gradient RST: at step t it draws X_t ~ Bernoulli(p(t)) with
+// suite/schedule and takes a gradient step (X_t = 0) or a SAM step
+// (X_t = 1) with ε_t = ρ·∇L/‖∇L‖. Each statement is turned into one or more
+// readings, each checked as a bound against an observed value. A Check
+// records the bound, the observation, the slack and whether the reading held;
+// readings that the mathematics says are false come with an explicit
+// counterexample and are expected to fail.
+//
+// The tests assert every verdict; WriteReport writes the same checks as
+// Markdown tables together with PNG and SVG plots (rst theory --out DIR).
+package theory
