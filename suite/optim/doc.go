@@ -1,0 +1,9 @@
+// Package optim holds the base optimizers (SGD with momentum and Nesterov,
+// AdamW), learning-rate schedules, gradient clipping, and the training
+// methods that decide how a step's gradient is made: plain SGD, SAM and the
+// rest of the sharpness-aware family, and RST, which chooses between a plain
+// and a sharp step by a Bernoulli draw at every iteration.
+//
+// Everything works on a network's flat buffers (nn.Net.W and nn.Net.G), so
+// a method's step is a few whole-buffer operations whatever the model.
+package optim

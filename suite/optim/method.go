@@ -1,0 +1,91 @@
+package optim
+
+import "github.com/rst-bench/rst/suite/nn"
+
+// PassOptions says how a forward-backward pass runs.
+type PassOptions struct {
+	// FreezeStats leaves batch-norm running statistics untouched: every
+	// pass after a step's first (SAM's perturbed pass) sets it.
+	FreezeStats bool
+	// Subset, when non-nil, runs the pass on these positions of the batch
+	// only (ESAM's sharpness-sensitive data selection).
+	Subset []int
+}
+
+// PassResult is what a pass reports besides the gradient it leaves in G.
+type PassResult struct {
+	Loss      float64   // mean loss over the samples of the pass
+	PerSample []float32 // each sample's loss, valid until the next pass
+	Samples   int       // how many samples the pass ran on
+}
+
+// StepContext is what a method sees at one iteration.
+type StepContext struct {
+	Net         *nn.Net
+	Step, Total int     // t and T, the number of steps of the whole run
+	LR          float32 // this step's learning rate (GSAM ties ρ to it)
+	Seed        uint64  // the run's seed, for methods with random choices
+	BatchSize   int     // samples in the full batch, for pair accounting
+	// Pass runs forward and backward on this step's batch at the current
+	// weights and leaves ∇L (the L2 term included when the run uses one)
+	// in Net.G. The batch is the same for every pass of a step.
+	Pass func(PassOptions) PassResult
+}
+
+// StepResult reports one iteration.
+type StepResult struct {
+	Loss  float64 // loss of the first (unperturbed) pass
+	Pairs float64 // forward-backward pairs run, fractional for partial passes
+	Sharp bool    // whether a sharpness-aware step was taken
+}
+
+// Method turns one iteration's batch into an update direction in Net.G;
+// the trainer then clips it and applies the base optimizer.
+type Method interface {
+	Name() string
+	Step(c *StepContext) StepResult
+}
+
+// Plain is the SGD step: one forward-backward pair, update with g.
+type Plain struct{}
+
+func (Plain) Name() string { return "sgd" }
+
+func (Plain) Step(c *StepContext) StepResult {
+	r := c.Pass(PassOptions{})
+	return StepResult{Loss: r.Loss, Pairs: 1}
+}
+
+// SAM is sharpness-aware minimisation: ε = ρ·g/‖g‖, g' = ∇L(θ+ε) with
+// batch-norm statistics frozen, θ restored exactly, update with g'.
+type SAM struct {
+	Rho   float64
+	saved *nn.Tensor
+	eps   *nn.Tensor
+}
+
+func (*SAM) Name() string { return "sam" }
+
+func (m *SAM) Step(c *StepContext) StepResult {
+	r := c.Pass(PassOptions{})
+	m.ascend(c, m.Rho)
+	c.Pass(PassOptions{FreezeStats: true})
+	m.restore(c)
+	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}
+}
+
+// ascend saves θ and moves to θ + ρ·g/‖g‖ using the gradient in G.
+func (m *SAM) ascend(c *StepContext, rho float64) {
+	b, net := c.Net.B, c.Net
+	if m.saved == nil {
+		m.saved, m.eps = b.New(net.W.Len()), b.New(net.W.Len())
+	}
+	b.Copy(m.saved, net.W)
+	norm := GlobalNorm(b, net.G)
+	b.Copy(m.eps, net.G)
+	b.Scale(float32(rho/(norm+1e-12)), m.eps)
+	b.Axpy(1, m.eps, net.W)
+}
+
+// restore puts back the θ saved by ascend, bit for bit.
+func (m *SAM) restore(c *StepContext) { c.Net.B.Copy(c.Net.W, m.saved) }

@@ -1,0 +1,91 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rst-bench/rst/suite/optim"
+)
+
+// Config is everything that decides a run's result. Its canonical JSON is
+// the run's identity (see ID); fields that do not change the result, such
+// as where data lives, are not part of it.
+type Config struct {
+	Profile string `json:"profile"` // smoke, cpu or paper: printed on every table
+
+	Model      string `json:"model"`
+	Data       string `json:"data"`
+	Subset     int    `json:"subset,omitempty"`      // training samples used, 0 = all
+	TestSubset int    `json:"test_subset,omitempty"` // test samples used, 0 = all
+	Augment    string `json:"augment"`               // none, crop-flip, crop-flip-cutout, ...
+
+	Epochs int `json:"epochs,omitempty"`
+	Steps  int `json:"steps,omitempty"` // when > 0, the run is this many steps instead of whole epochs
+	Batch  int `json:"batch"`
+
+	Optimizer   string  `json:"optimizer"` // sgd or adamw
+	LR          float64 `json:"lr"`
+	LRSchedule  string  `json:"lr_schedule"`
+	Warmup      int     `json:"warmup,omitempty"`
+	Momentum    float64 `json:"momentum"`
+	Nesterov    bool    `json:"nesterov"`
+	L2          float64 `json:"l2"`           // λ of λ/2·‖θ‖² in the loss
+	WeightDecay float64 `json:"weight_decay"` // decoupled decay (AdamW-style)
+	Clip        float64 `json:"clip"`         // global-norm clip, 0 = none
+	Smoothing   float64 `json:"label_smoothing"`
+
+	Method optim.Spec `json:"method"`
+	Seed   uint64     `json:"seed"`
+	Device string     `json:"device"`
+
+	DataDir string `json:"-"`
+}
+
+// Defaults is the suite's default configuration: SPEC.md §3's optimizer
+// settings [code] on MNIST with the small CNN.
+func Defaults() Config {
+	return Config{
+		Profile: "cpu", Model: "smallcnn", Data: "mnist", Augment: "none",
+		Epochs: 1, Batch: 128, Optimizer: "sgd", LR: 0.1, LRSchedule: "cosine",
+		Momentum: 0.9, Nesterov: true, L2: 1e-3, Clip: 5,
+		Method: optim.Spec{Name: "sgd"}, Seed: 1, Device: "cpu",
+	}
+}
+
+// ID is a short hash of the canonical JSON of the config.
+func (c Config) ID() string {
+	b, err := json.Marshal(c) // struct fields marshal in a fixed order; maps are sorted
+	if err != nil {
+		panic(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:8])
+}
+
+// Validate catches the mistakes a user can make on the command line, with
+// messages that name the flag and the fix.
+func (c Config) Validate() error {
+	switch {
+	case c.Batch <= 0:
+		return fmt.Errorf("--batch %d: the batch size must be a positive integer (e.g. --batch 128)", c.Batch)
+	case !(c.LR > 0):
+		return fmt.Errorf("--lr %v: the learning rate must be positive (e.g. --lr 0.1)", c.LR)
+	case c.Epochs <= 0 && c.Steps <= 0:
+		return fmt.Errorf("--epochs %d and --steps %d: give a positive number of epochs or of steps", c.Epochs, c.Steps)
+	case c.Epochs < 0 || c.Steps < 0:
+		return fmt.Errorf("--epochs %d / --steps %d: must not be negative", c.Epochs, c.Steps)
+	case c.Subset < 0 || c.TestSubset < 0:
+		return fmt.Errorf("--subset %d / --test-subset %d: must be 0 (all) or positive", c.Subset, c.TestSubset)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("--momentum %v: must be in [0, 1)", c.Momentum)
+	case c.L2 < 0 || c.WeightDecay < 0 || c.Clip < 0:
+		return fmt.Errorf("--l2 %v, --wd %v, --clip %v: must not be negative", c.L2, c.WeightDecay, c.Clip)
+	case c.Smoothing < 0 || c.Smoothing >= 1:
+		return fmt.Errorf("--smoothing %v: must be in [0, 1)", c.Smoothing)
+	case c.Optimizer != "sgd" && c.Optimizer != "adamw":
+		return fmt.Errorf("--optimizer %q: choose sgd or adamw", c.Optimizer)
+	}
+	return nil
+}

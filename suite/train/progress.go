@@ -1,0 +1,136 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Progress receives a run's events. Terminal draws a live line on a
+// terminal; Lines logs plain lines for files and CI; Silent drops them.
+type Progress interface {
+	Start(cfg Config, totalSteps, stepsPerEpoch int)
+	Step(step, epoch int, loss float64)
+	Epoch(e Epoch)
+	Done(r *Record)
+}
+
+// Silent ignores progress.
+type Silent struct{}
+
+func (Silent) Start(Config, int, int) {}
+func (Silent) Step(int, int, float64) {}
+func (Silent) Epoch(Epoch)            {}
+func (Silent) Done(*Record)           {}
+
+// ForWriter picks Terminal when w is a terminal and Lines otherwise.
+func ForWriter(w io.Writer) Progress {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return &Terminal{W: w}
+		}
+	}
+	return &Lines{Log: slog.New(slog.NewTextHandler(w, nil)), Every: 10 * time.Second}
+}
+
+type clock struct {
+	total, perEpoch int
+	start           time.Time
+	loss            float64 // exponential moving average of the step loss
+	seen            int
+}
+
+func (c *clock) begin(total, perEpoch int) {
+	c.total, c.perEpoch, c.start, c.seen = total, perEpoch, time.Now(), 0
+}
+
+func (c *clock) observe(loss float64) {
+	if c.seen == 0 {
+		c.loss = loss
+	} else {
+		c.loss = 0.98*c.loss + 0.02*loss
+	}
+	c.seen++
+}
+
+func (c *clock) eta(step int) time.Duration {
+	if step == 0 {
+		return 0
+	}
+	el := time.Since(c.start)
+	return time.Duration(float64(el) / float64(step) * float64(c.total-step)).Round(time.Second)
+}
+
+// Terminal redraws one status line: epoch, step, smoothed loss, ETA.
+type Terminal struct {
+	W    io.Writer
+	c    clock
+	last time.Time
+	cfg  Config
+}
+
+func (p *Terminal) Start(cfg Config, total, perEpoch int) {
+	p.cfg = cfg
+	p.c.begin(total, perEpoch)
+	fmt.Fprintf(p.W, "training %s on %s with %s, %d steps (%d per epoch), seed %d, %s\n",
+		cfg.Model, cfg.Data, cfg.Method.Name, total, perEpoch, cfg.Seed, cfg.Device)
+}
+
+func (p *Terminal) Step(step, epoch int, loss float64) {
+	p.c.observe(loss)
+	if time.Since(p.last) < 200*time.Millisecond && step != p.c.total {
+		return
+	}
+	p.last = time.Now()
+	const width = 24
+	filled := width * step / p.c.total
+	fmt.Fprintf(p.W, "\r[%s%s] %3d%% epoch %d step %d/%d loss %.4f ETA %s   ",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*step/p.c.total,
+		epoch+1, step, p.c.total, p.c.loss, p.c.eta(step))
+}
+
+func (p *Terminal) Epoch(e Epoch) {
+	fmt.Fprintf(p.W, "\repoch %d: train loss %.4f, test loss %.4f, test error %.2f%%, %.1fs%s\n",
+		e.Epoch, e.TrainLoss, e.TestLoss, e.TestError, e.Seconds, strings.Repeat(" ", 30))
+}
+
+func (p *Terminal) Done(r *Record) { fmt.Fprintln(p.W, summary(r)) }
+
+// Lines logs a line at most every Every, and one per epoch.
+type Lines struct {
+	Log   *slog.Logger
+	Every time.Duration
+	c     clock
+	last  time.Time
+}
+
+func (p *Lines) Start(cfg Config, total, perEpoch int) {
+	p.c.begin(total, perEpoch)
+	p.last = time.Now()
+	p.Log.Info("training", "model", cfg.Model, "data", cfg.Data, "method", cfg.Method.Name,
+		"steps", total, "steps_per_epoch", perEpoch, "seed", cfg.Seed, "device", cfg.Device)
+}
+
+func (p *Lines) Step(step, epoch int, loss float64) {
+	p.c.observe(loss)
+	if time.Since(p.last) < p.Every {
+		return
+	}
+	p.last = time.Now()
+	p.Log.Info("progress", "epoch", epoch+1, "step", step, "of", p.c.total, "loss", fmt.Sprintf("%.4f", p.c.loss), "eta", p.c.eta(step).String())
+}
+
+func (p *Lines) Epoch(e Epoch) {
+	p.Log.Info("epoch", "epoch", e.Epoch, "train_loss", fmt.Sprintf("%.4f", e.TrainLoss),
+		"test_loss", fmt.Sprintf("%.4f", e.TestLoss), "test_error", fmt.Sprintf("%.2f%%", e.TestError), "seconds", fmt.Sprintf("%.1f", e.Seconds))
+}
+
+func (p *Lines) Done(r *Record) { p.Log.Info(summary(r)) }
+
+func summary(r *Record) string {
+	return fmt.Sprintf("done: test error %.2f%% (loss %.4f) after %d steps, %.0f forward-backward pairs (Δη %.3f), %.1fs training, %.1fs in all",
+		r.TestError, r.TestLoss, r.Steps, r.Pairs, r.DeltaEtaRealised, r.TrainSeconds, r.WallSeconds)
+}

@@ -1,0 +1,142 @@
+package train
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Epoch is the state of a run after one epoch.
+type Epoch struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"` // mean first-pass loss over the epoch's steps
+	TestLoss  float64 `json:"test_loss"`
+	TestError float64 `json:"test_error"` // percent
+	Seconds   float64 `json:"seconds"`    // wall time since the run started, evaluation excluded
+	Pairs     float64 `json:"pairs"`      // forward-backward pairs so far
+}
+
+// Record is the result of one run: its config, its metrics, how much work
+// it did, and where it ran.
+type Record struct {
+	ID        string  `json:"id"`
+	Config    Config  `json:"config"`
+	Epochs    []Epoch `json:"epochs"`
+	TestError float64 `json:"test_error"` // percent, at the end of the run
+	TestLoss  float64 `json:"test_loss"`
+
+	Steps int `json:"steps"`
+	// Pairs counts the forward-backward passes actually run (a partial
+	// pass counts its fraction of the batch). ΔηRealised = (Pairs−Steps)/Steps;
+	// ΔηExpected is the mean of p(t) over the run.
+	Pairs            float64 `json:"pairs"`
+	DeltaEtaRealised float64 `json:"delta_eta_realised"`
+	DeltaEtaExpected float64 `json:"delta_eta_expected"`
+	// Draws holds X_t (1 = sharp step) for every step, packed 8 to a byte,
+	// deflated and base64-encoded; see DecodeDraws.
+	Draws string `json:"draws,omitempty"`
+
+	TrainSeconds float64    `json:"train_seconds"` // training steps only
+	WallSeconds  float64    `json:"wall_seconds"`  // everything, evaluation included
+	Provenance   Provenance `json:"provenance"`
+}
+
+// Provenance says where and with what a run ran.
+type Provenance struct {
+	GitCommit string    `json:"git_commit,omitempty"`
+	GoVersion string    `json:"go_version"`
+	Backend   string    `json:"backend"`
+	CPU       string    `json:"cpu"`
+	Host      string    `json:"host,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+}
+
+func provenance(backend string, start time.Time) Provenance {
+	host, _ := os.Hostname()
+	return Provenance{GitCommit: gitCommit(), GoVersion: runtime.Version(), Backend: backend,
+		CPU: cpuModel(), Host: host, Start: start}
+}
+
+// gitCommit is the VCS revision stamped into the binary by go build, or
+// the checkout's HEAD when run from source (go test, go run).
+func gitCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if dirty {
+				rev += "+dirty"
+			}
+			return rev
+		}
+	}
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v) + " ×" + itoa(runtime.NumCPU())
+			}
+		}
+	}
+	return runtime.GOARCH + " ×" + itoa(runtime.NumCPU())
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// encodeDraws packs the draws into a compact string.
+func encodeDraws(draws []bool) string {
+	packed := make([]byte, (len(draws)+7)/8)
+	for i, d := range draws {
+		if d {
+			packed[i/8] |= 1 << (i % 8)
+		}
+	}
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w.Write(packed)
+	w.Close()
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+// DecodeDraws unpacks a Record's Draws into one bool per step.
+func DecodeDraws(s string, steps int) ([]bool, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	packed, err := io.ReadAll(flate.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return nil, err
+	}
+	draws := make([]bool, steps)
+	for i := range draws {
+		if i/8 < len(packed) {
+			draws[i] = packed[i/8]&(1<<(i%8)) != 0
+		}
+	}
+	return draws, nil
+}

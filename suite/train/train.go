@@ -1,0 +1,270 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/models"
+	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/optim"
+)
+
+// Augmentations by name, as the --augment flag spells them.
+var Augmentations = map[string]data.Augment{
+	"none":             {},
+	"crop-flip":        data.CIFARAugment,
+	"crop-flip-cutout": {Crop: 4, Reflect: true, Flip: true, Cutout: 16},
+	// The official code's quirk: one cutout position for the whole batch.
+	"crop-flip-cutout-batch": {Crop: 4, Reflect: true, Flip: true, Cutout: 16, CutoutPerBatch: true},
+}
+
+// Run loads the config's dataset and trains.
+func Run(ctx context.Context, cfg Config, progress Progress) (*Record, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := data.Load(cfg.Data, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return RunOn(ctx, cfg, trainSet, testSet, progress)
+}
+
+// trainer is one run in progress.
+type trainer struct {
+	cfg     Config
+	b       nn.Backend
+	net     *nn.Net
+	method  optim.Method
+	base    optim.Base
+	lr      optim.LR
+	aug     data.Augment
+	set     *data.Set
+	x       *nn.Tensor // the batch, on the backend
+	host    []float32  // the batch, on the host
+	labels  []int32
+	logits  *nn.Tensor
+	dlogits map[int]*nn.Tensor
+	per     []float32
+	subX    map[int]*nn.Tensor
+	subHost []float32
+	subLab  []int32
+	pass    *nn.Pass
+	step    int
+	passNo  int
+}
+
+// RunOn trains on the given splits (the config's Data names them).
+func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress Progress) (*Record, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = Silent{}
+	}
+	aug, ok := Augmentations[cfg.Augment]
+	if !ok {
+		return nil, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
+	}
+	if err := aug.Validate(trainSet); err != nil {
+		return nil, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
+	}
+	var err error
+	if cfg.Subset > 0 {
+		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
+			return nil, fmt.Errorf("--subset: %w", err)
+		}
+	}
+	if cfg.TestSubset > 0 {
+		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
+			return nil, fmt.Errorf("--test-subset: %w", err)
+		}
+	}
+	// The last short batch of an epoch is dropped, as in the official code;
+	// every step then has the same batch size.
+	perEpoch := trainSet.Len() / cfg.Batch
+	if perEpoch == 0 {
+		return nil, fmt.Errorf("--batch %d is larger than the %d training samples: lower --batch or raise --subset", cfg.Batch, trainSet.Len())
+	}
+	total := cfg.Epochs * perEpoch
+	if cfg.Steps > 0 {
+		total = cfg.Steps
+	}
+	epochs := (total + perEpoch - 1) / perEpoch
+
+	b, err := nn.Open(cfg.Device)
+	if err != nil {
+		return nil, fmt.Errorf("--device: %w", err)
+	}
+	in := []int{trainSet.H, trainSet.W, trainSet.C}
+	net, err := models.New(b, cfg.Model, in, trainSet.Classes, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	method, err := optim.New(cfg.Method, net)
+	if err != nil {
+		return nil, err
+	}
+	lr, err := optim.ParseLR(cfg.LRSchedule, cfg.LR, cfg.Warmup)
+	if err != nil {
+		return nil, fmt.Errorf("--lr-schedule: %w", err)
+	}
+	t := &trainer{cfg: cfg, b: b, net: net, method: method, lr: lr, aug: aug, set: trainSet,
+		dlogits: map[int]*nn.Tensor{}, subX: map[int]*nn.Tensor{}}
+	switch cfg.Optimizer {
+	case "sgd":
+		t.base = optim.NewSGD(net, float32(cfg.Momentum), cfg.Nesterov, float32(cfg.WeightDecay))
+	case "adamw":
+		t.base = optim.NewAdamW(net, 0.9, 0.999, 1e-8, float32(cfg.WeightDecay))
+	}
+	t.x = b.New(cfg.Batch, trainSet.H, trainSet.W, trainSet.C)
+	t.host = make([]float32, t.x.Len())
+	t.labels = make([]int32, cfg.Batch)
+	t.per = make([]float32, cfg.Batch)
+	t.pass = &nn.Pass{B: b, Train: true}
+
+	start := time.Now()
+	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), start)}
+	draws := make([]bool, 0, total)
+	var trainTime time.Duration
+	var pairs, expected float64
+	progress.Start(cfg, total, perEpoch)
+	sc := &optim.StepContext{Net: net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
+	if pe, ok := method.(interface{ ExpectedDeltaEta(total int) float64 }); ok {
+		expected = pe.ExpectedDeltaEta(total)
+	}
+	for e := 0; e < epochs; e++ {
+		order := data.Order(trainSet.Len(), cfg.Seed, e)
+		epochStart := time.Now()
+		var lossSum float64
+		var n int
+		for i := 0; i < perEpoch && t.step < total; i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			trainSet.FillBatch(t.host, t.labels, order[i*cfg.Batch:(i+1)*cfg.Batch], aug, cfg.Seed, e)
+			b.Upload(t.x, t.host)
+			sc.Step, sc.LR = t.step, float32(lr.At(t.step, total))
+			t.passNo = 0
+			res := method.Step(sc)
+			optim.ClipGlobalNorm(b, net.G, cfg.Clip)
+			t.base.Update(sc.LR)
+			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+				return nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
+			}
+			pairs += res.Pairs
+			draws = append(draws, res.Sharp)
+			lossSum += res.Loss
+			n++
+			t.step++
+			progress.Step(t.step, e, res.Loss)
+		}
+		trainTime += time.Since(epochStart)
+		testLoss, testErr := Evaluate(net, testSet, cfg.Batch)
+		ep := Epoch{Epoch: e + 1, TrainLoss: lossSum / float64(n), TestLoss: testLoss, TestError: testErr,
+			Seconds: trainTime.Seconds(), Pairs: pairs}
+		rec.Epochs = append(rec.Epochs, ep)
+		progress.Epoch(ep)
+	}
+	rec.Steps = t.step
+	rec.Pairs = pairs
+	rec.DeltaEtaRealised = (pairs - float64(t.step)) / float64(t.step)
+	rec.DeltaEtaExpected = expected
+	if _, ok := method.(optim.Plain); !ok {
+		rec.Draws = encodeDraws(draws)
+	}
+	last := rec.Epochs[len(rec.Epochs)-1]
+	rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
+	rec.TrainSeconds = trainTime.Seconds()
+	rec.Provenance.End = time.Now()
+	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()
+	progress.Done(rec)
+	return rec, nil
+}
+
+// runPass is the method's pass function: forward and backward on this
+// step's batch (or a subset of it), leaving ∇L plus the L2 term in G.
+func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
+	x, labels := t.x, t.labels
+	if o.Subset != nil {
+		x, labels = t.gather(o.Subset)
+	}
+	n := len(labels)
+	p := t.pass
+	p.FreezeStats = o.FreezeStats || t.passNo > 0
+	p.Dropout = nn.DropoutStream(t.cfg.Seed, t.step, t.passNo)
+	t.passNo++
+	logits := t.net.Forward(p, x)
+	d, ok := t.dlogits[n]
+	if !ok {
+		d = t.b.New(n, logits.Cols())
+		t.dlogits[n] = d
+	}
+	per := t.per[:n]
+	loss := t.b.SoftmaxCrossEntropy(logits, labels, float32(t.cfg.Smoothing), d, per)
+	t.net.Backward(p, d)
+	if t.cfg.L2 > 0 {
+		t.b.Axpy(float32(t.cfg.L2), t.net.W, t.net.G)
+	}
+	return optim.PassResult{Loss: loss, PerSample: per, Samples: n}
+}
+
+// gather copies the chosen samples of the batch into a smaller batch.
+func (t *trainer) gather(idx []int) (*nn.Tensor, []int32) {
+	k := len(idx)
+	x, ok := t.subX[k]
+	if !ok {
+		x = t.b.New(append([]int{k}, t.x.Shape[1:]...)...)
+		t.subX[k] = x
+	}
+	img := t.x.Len() / t.x.Shape[0]
+	if cap(t.subHost) < k*img {
+		t.subHost = make([]float32, len(t.host))
+		t.subLab = make([]int32, len(t.labels))
+	}
+	for j, i := range idx {
+		copy(t.subHost[j*img:(j+1)*img], t.host[i*img:(i+1)*img])
+		t.subLab[j] = t.labels[i]
+	}
+	t.b.Upload(x, t.subHost[:k*img])
+	return x, t.subLab[:k]
+}
+
+// Evaluate returns the mean loss and the error (percent) of net on set,
+// in inference mode (running batch-norm statistics, no dropout), in batches
+// of at most batch samples.
+func Evaluate(net *nn.Net, set *data.Set, batch int) (loss, errPct float64) {
+	b := net.B
+	p := &nn.Pass{B: b}
+	host := make([]float32, batch*set.ImageSize())
+	labels := make([]int32, batch)
+	pred := make([]int32, batch)
+	idx := make([]int, batch)
+	inputs := map[int]*nn.Tensor{} // at most two sizes: full and last batch
+	var wrong int
+	for lo := 0; lo < set.Len(); lo += batch {
+		n := min(batch, set.Len()-lo)
+		for i := range n {
+			idx[i] = lo + i
+		}
+		set.FillBatch(host[:n*set.ImageSize()], labels[:n], idx[:n], data.Augment{}, 0, 0)
+		x, ok := inputs[n]
+		if !ok {
+			x = b.New(n, set.H, set.W, set.C)
+			inputs[n] = x
+		}
+		b.Upload(x, host[:n*set.ImageSize()])
+		logits := net.Forward(p, x)
+		loss += b.SoftmaxCrossEntropy(logits, labels[:n], 0, nil, nil) * float64(n)
+		b.Argmax(logits, pred[:n])
+		for i := range n {
+			if pred[i] != labels[i] {
+				wrong++
+			}
+		}
+	}
+	return loss / float64(set.Len()), 100 * float64(wrong) / float64(set.Len())
+}
