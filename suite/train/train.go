@@ -65,6 +65,81 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 	if progress == nil {
 		progress = Silent{}
 	}
+	t, err := newTrainer(cfg, trainSet)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TestSubset > 0 {
+		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
+			return nil, fmt.Errorf("--test-subset: %w", err)
+		}
+	}
+	trainSet, b, net, method := t.set, t.b, t.net, t.method
+	perEpoch := trainSet.Len() / cfg.Batch
+	total := cfg.Epochs * perEpoch
+	if cfg.Steps > 0 {
+		total = cfg.Steps
+	}
+	epochs := (total + perEpoch - 1) / perEpoch
+
+	start := time.Now()
+	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), start)}
+	draws := make([]bool, 0, total)
+	var trainTime time.Duration
+	var pairs, expected float64
+	progress.Start(cfg, total, perEpoch)
+	sc := &optim.StepContext{Net: net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
+	if pe, ok := method.(interface{ ExpectedDeltaEta(total int) float64 }); ok {
+		expected = pe.ExpectedDeltaEta(total)
+	}
+	for e := 0; e < epochs; e++ {
+		order := data.Order(trainSet.Len(), cfg.Seed, e)
+		epochStart := time.Now()
+		var lossSum float64
+		var n int
+		for i := 0; i < perEpoch && t.step < total; i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
+			res := t.methodStep(sc, total)
+			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+				return nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
+			}
+			pairs += res.Pairs
+			draws = append(draws, res.Sharp)
+			lossSum += res.Loss
+			n++
+			t.step++
+			progress.Step(t.step, e, res.Loss)
+		}
+		trainTime += time.Since(epochStart)
+		testLoss, testErr := Evaluate(net, testSet, cfg.Batch)
+		ep := Epoch{Epoch: e + 1, TrainLoss: lossSum / float64(n), TestLoss: testLoss, TestError: testErr,
+			Seconds: trainTime.Seconds(), Pairs: pairs}
+		rec.Epochs = append(rec.Epochs, ep)
+		progress.Epoch(ep)
+	}
+	rec.Steps = t.step
+	rec.Pairs = pairs
+	rec.DeltaEtaRealised = (pairs - float64(t.step)) / float64(t.step)
+	rec.DeltaEtaExpected = expected
+	if _, ok := method.(optim.Plain); !ok {
+		rec.Draws = encodeDraws(draws)
+	}
+	last := rec.Epochs[len(rec.Epochs)-1]
+	rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
+	rec.TrainSeconds = trainTime.Seconds()
+	rec.Provenance.End = time.Now()
+	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()
+	progress.Done(rec)
+	return rec, nil
+}
+
+// newTrainer checks the config against the training set and builds the
+// model, method and optimizer with their buffers.
+func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
+	var err error
 	aug, ok := Augmentations[cfg.Augment]
 	if !ok {
 		return nil, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
@@ -72,15 +147,9 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 	if err := aug.Validate(trainSet); err != nil {
 		return nil, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
 	}
-	var err error
 	if cfg.Subset > 0 {
 		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
 			return nil, fmt.Errorf("--subset: %w", err)
-		}
-	}
-	if cfg.TestSubset > 0 {
-		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
-			return nil, fmt.Errorf("--test-subset: %w", err)
 		}
 	}
 	// The last short batch of an epoch is dropped, as in the official code;
@@ -89,11 +158,6 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 	if perEpoch == 0 {
 		return nil, fmt.Errorf("--batch %d is larger than the %d training samples: lower --batch or raise --subset", cfg.Batch, trainSet.Len())
 	}
-	total := cfg.Epochs * perEpoch
-	if cfg.Steps > 0 {
-		total = cfg.Steps
-	}
-	epochs := (total + perEpoch - 1) / perEpoch
 
 	b, err := nn.Open(cfg.Device)
 	if err != nil {
@@ -126,63 +190,24 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 	t.per = make([]float32, cfg.Batch)
 	t.pass = &nn.Pass{B: b, Train: true}
 
-	start := time.Now()
-	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), start)}
-	draws := make([]bool, 0, total)
-	var trainTime time.Duration
-	var pairs, expected float64
-	progress.Start(cfg, total, perEpoch)
-	sc := &optim.StepContext{Net: net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
-	if pe, ok := method.(interface{ ExpectedDeltaEta(total int) float64 }); ok {
-		expected = pe.ExpectedDeltaEta(total)
-	}
-	for e := 0; e < epochs; e++ {
-		order := data.Order(trainSet.Len(), cfg.Seed, e)
-		epochStart := time.Now()
-		var lossSum float64
-		var n int
-		for i := 0; i < perEpoch && t.step < total; i++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			trainSet.FillBatch(t.host, t.labels, order[i*cfg.Batch:(i+1)*cfg.Batch], aug, cfg.Seed, e)
-			b.Upload(t.x, t.host)
-			sc.Step, sc.LR = t.step, float32(lr.At(t.step, total))
-			t.passNo = 0
-			res := method.Step(sc)
-			optim.ClipGlobalNorm(b, net.G, cfg.Clip)
-			t.base.Update(sc.LR)
-			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-				return nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
-			}
-			pairs += res.Pairs
-			draws = append(draws, res.Sharp)
-			lossSum += res.Loss
-			n++
-			t.step++
-			progress.Step(t.step, e, res.Loss)
-		}
-		trainTime += time.Since(epochStart)
-		testLoss, testErr := Evaluate(net, testSet, cfg.Batch)
-		ep := Epoch{Epoch: e + 1, TrainLoss: lossSum / float64(n), TestLoss: testLoss, TestError: testErr,
-			Seconds: trainTime.Seconds(), Pairs: pairs}
-		rec.Epochs = append(rec.Epochs, ep)
-		progress.Epoch(ep)
-	}
-	rec.Steps = t.step
-	rec.Pairs = pairs
-	rec.DeltaEtaRealised = (pairs - float64(t.step)) / float64(t.step)
-	rec.DeltaEtaExpected = expected
-	if _, ok := method.(optim.Plain); !ok {
-		rec.Draws = encodeDraws(draws)
-	}
-	last := rec.Epochs[len(rec.Epochs)-1]
-	rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
-	rec.TrainSeconds = trainTime.Seconds()
-	rec.Provenance.End = time.Now()
-	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()
-	progress.Done(rec)
-	return rec, nil
+	return t, nil
+}
+
+// load fills the step's batch with the samples idx of epoch e.
+func (t *trainer) load(idx []int, e int) {
+	t.set.FillBatch(t.host, t.labels, idx, t.aug, t.cfg.Seed, e)
+	t.b.Upload(t.x, t.host)
+}
+
+// methodStep runs one iteration on the loaded batch: the method's passes,
+// clipping and the base optimizer's update.
+func (t *trainer) methodStep(sc *optim.StepContext, total int) optim.StepResult {
+	sc.Step, sc.LR = t.step, float32(t.lr.At(t.step, total))
+	t.passNo = 0
+	res := t.method.Step(sc)
+	optim.ClipGlobalNorm(t.b, t.net.G, t.cfg.Clip)
+	t.base.Update(sc.LR)
+	return res
 }
 
 // runPass is the method's pass function: forward and backward on this

@@ -1,0 +1,131 @@
+package train
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/optim"
+)
+
+// BenchResult is what `rst bench` measures for one model and method.
+type BenchResult struct {
+	Model             string  `json:"model"`
+	Method            string  `json:"method"`
+	Schedule          string  `json:"schedule,omitempty"`
+	Input             []int   `json:"input"` // H, W, C
+	Batch             int     `json:"batch"`
+	Steps             int     `json:"steps"`
+	Params            int     `json:"params"`
+	Backend           string  `json:"backend"`
+	FwdBwdMS          float64 `json:"fwd_bwd_ms"`   // median forward+backward pass
+	StepMS            float64 `json:"step_ms"`      // median whole method step (passes, clip, update)
+	MeanStepMS        float64 `json:"mean_step_ms"` // mean step: what a run of RST costs on average
+	GFLOP             float64 `json:"gflop"`        // forward+backward work per pass
+	GFLOPS            float64 `json:"gflops"`       // GFLOP / median forward+backward time
+	PairsPerStep      float64 `json:"pairs_per_step"`
+	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"` // heap bytes allocated per step after warm-up
+	PeakRSSMB         float64 `json:"peak_rss_mb"`
+}
+
+// BenchShapes are the input shapes of the datasets, so a benchmark needs
+// no data on disk.
+var BenchShapes = map[string][3]int{"mnist": {28, 28, 1}, "cifar10": {32, 32, 3}, "cifar100": {32, 32, 3}}
+
+// Bench times cfg's model and method on random inputs of cfg.Data's shape:
+// first `steps` forward+backward passes alone, then `steps` whole method
+// steps, each after warm-up passes that plan the buffers.
+func Bench(cfg Config, steps int) (*BenchResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if steps <= 0 {
+		return nil, fmt.Errorf("--steps %d: need at least 1 timed step", steps)
+	}
+	shape, ok := BenchShapes[cfg.Data]
+	if !ok {
+		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+	}
+	classes := 10
+	if cfg.Data == "cifar100" {
+		classes = 100
+	}
+	set := data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil)
+	cfg.Subset, cfg.Augment = 0, "none"
+	t, err := newTrainer(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	idx := make([]int, cfg.Batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	t.load(idx, 0)
+	fwd, bwd := t.net.FLOPs(cfg.Batch)
+	r := &BenchResult{Model: cfg.Model, Method: cfg.Method.Name, Schedule: cfg.Method.Schedule,
+		Input: shape[:], Batch: cfg.Batch, Steps: steps, Params: t.net.NumParams(),
+		Backend: t.b.Describe(), GFLOP: float64(fwd+bwd) / 1e9}
+
+	const warm = 2
+	pass := make([]float64, 0, steps)
+	for i := 0; i < warm+steps; i++ {
+		t0 := time.Now()
+		t.passNo = 0
+		t.runPass(optim.PassOptions{})
+		if i >= warm {
+			pass = append(pass, time.Since(t0).Seconds())
+		}
+	}
+	r.FwdBwdMS = 1e3 * median(pass)
+	r.GFLOPS = r.GFLOP / median(pass)
+
+	sc := &optim.StepContext{Net: t.net, Total: steps, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
+	for i := 0; i < warm; i++ {
+		t.methodStep(sc, steps)
+	}
+	t.step = 0
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	times := make([]float64, 0, steps)
+	var pairs float64
+	for i := 0; i < steps; i++ {
+		t0 := time.Now()
+		res := t.methodStep(sc, steps)
+		times = append(times, time.Since(t0).Seconds())
+		pairs += res.Pairs
+		t.step++
+	}
+	runtime.ReadMemStats(&ms1)
+	r.StepMS = 1e3 * median(times)
+	var sum float64
+	for _, v := range times {
+		sum += v
+	}
+	r.MeanStepMS = 1e3 * sum / float64(steps)
+	r.PairsPerStep = pairs / float64(steps)
+	r.AllocBytesPerStep = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(steps)
+	r.PeakRSSMB = peakRSSMB()
+	return r, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// peakRSSMB is the process's peak resident set (Linux reports KiB).
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}
