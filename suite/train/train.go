@@ -59,19 +59,34 @@ type trainer struct {
 
 // RunOn trains on the given splits (the config's Data names them).
 func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress Progress) (*Record, error) {
+	rec, _, err := RunModel(ctx, cfg, trainSet, testSet, progress)
+	return rec, err
+}
+
+// RunModel is RunOn that also returns the trained network, for tests and
+// for callers that go on using the model.
+func RunModel(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress Progress) (*Record, *nn.Net, error) {
+	rec, t, err := run(ctx, cfg, trainSet, testSet, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, t.net, nil
+}
+
+func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress Progress) (*Record, *trainer, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if progress == nil {
 		progress = Silent{}
 	}
 	t, err := newTrainer(cfg, trainSet)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.TestSubset > 0 {
 		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
-			return nil, fmt.Errorf("--test-subset: %w", err)
+			return nil, nil, fmt.Errorf("--test-subset: %w", err)
 		}
 	}
 	trainSet, b, net, method := t.set, t.b, t.net, t.method
@@ -99,12 +114,12 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 		var n int
 		for i := 0; i < perEpoch && t.step < total; i++ {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
 			res := t.methodStep(sc, total)
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-				return nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
+				return nil, nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
 			}
 			pairs += res.Pairs
 			draws = append(draws, res.Sharp)
@@ -133,7 +148,7 @@ func RunOn(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progres
 	rec.Provenance.End = time.Now()
 	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()
 	progress.Done(rec)
-	return rec, nil
+	return rec, t, nil
 }
 
 // newTrainer checks the config against the training set and builds the

@@ -1,0 +1,147 @@
+package train
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rst-bench/rst/suite/data"
+)
+
+// mnistSubset loads the real MNIST shipped with the GoMNIST module.
+func mnistSubset(t *testing.T) (train, test *data.Set) {
+	t.Helper()
+	tr, te, err := data.Load("mnist", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, te
+}
+
+func smokeConfig() Config {
+	c := Defaults()
+	c.Profile = "smoke"
+	c.Subset, c.TestSubset = 1600, 200
+	c.Batch, c.Steps = 16, 100
+	return c
+}
+
+func TestSameSeedSameWeightsDifferentSeedDifferent(t *testing.T) {
+	tr, te := mnistSubset(t)
+	weights := func(seed uint64) []float32 {
+		c := smokeConfig()
+		c.Seed = seed
+		_, net, err := RunModel(context.Background(), c, tr, te, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), net.W.Data...)
+	}
+	a, b, c := weights(1), weights(1), weights(2)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("same seed: weight %d differs after 100 steps: %v vs %v", i, a[i], b[i])
+		}
+	}
+	same := 0
+	for i := range a {
+		if a[i] == c[i] {
+			same++
+		}
+	}
+	if same > len(a)/100 {
+		t.Fatalf("seeds 1 and 2 share %d of %d weights after 100 steps", same, len(a))
+	}
+}
+
+func TestRecordAccountsForWorkAndLearns(t *testing.T) {
+	tr, te := mnistSubset(t)
+	c := smokeConfig()
+	c.Steps, c.Epochs = 0, 2
+	rec, err := RunOn(context.Background(), c, tr, te, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Steps != 2*1600/16 || rec.Pairs != float64(rec.Steps) || rec.DeltaEtaRealised != 0 {
+		t.Errorf("SGD run: %d steps, %v pairs, Δη %v; want 200, 200, 0", rec.Steps, rec.Pairs, rec.DeltaEtaRealised)
+	}
+	if len(rec.Epochs) != 2 || rec.Epochs[1].Pairs != 200 {
+		t.Errorf("epochs %+v", rec.Epochs)
+	}
+	// 200 steps on 1,600 real digits: far better than chance (90%).
+	if rec.TestError > 25 {
+		t.Errorf("test error %.1f%% after 2 epochs on 1,600 digits", rec.TestError)
+	}
+	if rec.ID != c.ID() || rec.Provenance.GoVersion == "" || rec.Provenance.Backend == "" {
+		t.Errorf("record identity/provenance incomplete: %+v", rec.Provenance)
+	}
+
+	c.Method.Name, c.Method.Rho = "sam", 0.05
+	c.Epochs = 1
+	rec, err = RunOn(context.Background(), c, tr, te, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Pairs != 2*float64(rec.Steps) || rec.DeltaEtaRealised != 1 {
+		t.Errorf("SAM run: %v pairs for %d steps, Δη %v; want twice, 1", rec.Pairs, rec.Steps, rec.DeltaEtaRealised)
+	}
+	draws, err := DecodeDraws(rec.Draws, rec.Steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range draws {
+		if !d {
+			t.Fatalf("SAM step %d recorded as a plain step", i)
+		}
+	}
+}
+
+func TestDrawsRoundTrip(t *testing.T) {
+	in := make([]bool, 1001)
+	for i := range in {
+		in[i] = i%3 == 0 || i%7 == 0
+	}
+	out, err := DecodeDraws(encodeDraws(in), len(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if in[i] != out[i] {
+			t.Fatalf("draw %d: %v became %v", i, in[i], out[i])
+		}
+	}
+}
+
+func TestBadConfigsAreRefusedWithTheFlagNamed(t *testing.T) {
+	tr, te := mnistSubset(t)
+	for _, c := range []struct {
+		mutate func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Batch = 0 }, "--batch"},
+		{func(c *Config) { c.Batch = -5 }, "--batch"},
+		{func(c *Config) { c.LR = 0 }, "--lr"},
+		{func(c *Config) { c.LR = -0.1 }, "--lr"},
+		{func(c *Config) { c.Epochs, c.Steps = 0, 0 }, "--epochs"},
+		{func(c *Config) { c.Model = "resnet9000" }, "unknown model"},
+		{func(c *Config) { c.Augment = "rotate" }, "--augment"},
+		{func(c *Config) { c.Batch = 5000 }, "--batch 5000"},
+		{func(c *Config) { c.Method.Name = "adam-sam" }, "--method"},
+		{func(c *Config) { c.Method.Name, c.Method.Rho = "sam", 0 }, "--rho"},
+		{func(c *Config) { c.LRSchedule = "exp" }, "--lr-schedule"},
+		{func(c *Config) { c.Device = "tpu" }, "--device"},
+		{func(c *Config) { c.Optimizer = "lion" }, "--optimizer"},
+	} {
+		cfg := smokeConfig()
+		c.mutate(&cfg)
+		_, err := RunOn(context.Background(), cfg, tr, te, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %+v: error %v, want one mentioning %q", cfg, err, c.want)
+		}
+	}
+	cfg := smokeConfig()
+	cfg.Data = "imagenet21k"
+	if _, err := Run(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "imagenet21k") {
+		t.Errorf("unknown dataset: error %v", err)
+	}
+}
