@@ -99,7 +99,7 @@ func MLP(in []int, hidden []int, classes int) nn.Layer {
 
 // ConvBNReLU is the 3×3 convolution, batch-norm and ReLU unit.
 func ConvBNReLU(in, out, stride int) []nn.Layer {
-	return []nn.Layer{nn.NewConv2D(in, out, 3, stride, 1), nn.NewBatchNorm(out), &nn.ReLU{}}
+	return []nn.Layer{nn.NewConv2D(in, out, 3, stride, 1), nn.NewBatchNormReLU(out)}
 }
 
 // SmallCNN is the reference CNN of DESIGN.md: three conv-BN-ReLU units of

@@ -51,11 +51,14 @@ type Backend interface {
 	Conv2D(x, w, y *Tensor, g ConvGeom)                  // y = conv(x, w)
 	Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) // dw = ∂/∂w; dx = ∂/∂x unless dx is nil
 
-	// Batch normalisation over all but the last (channel) dimension.
-	// BatchNormTrain writes the batch mean and biased variance.
-	BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32)
-	BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32)
-	BatchNormBackward(x, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32)
+	// Batch normalisation over all but the last (channel) dimension,
+	// followed by a ReLU when relu is set (fused: one pass over memory
+	// instead of two). BatchNormTrain writes the batch mean and biased
+	// variance. BatchNormBackward takes the forward output y, which it
+	// needs only for the ReLU mask.
+	BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool)
+	BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool)
+	BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool)
 
 	ReLU(x, y *Tensor)
 	ReLUBackward(y, dy, dx *Tensor)

@@ -203,32 +203,36 @@ func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
 }
 
 // MaxPoolBackward routes each output gradient to the first input in its
-// window that equals the maximum, the same choice a stored argmax would make.
+// window (in row-major window order) that equals the maximum: the choice a
+// stored argmax would make. Channels are innermost, so each window position
+// is one contiguous run; taken marks channels already routed.
 func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
 	parallelFor(n, 1, func(lo, hi int) {
+		taken := make([]bool, ch)
 		for img := lo; img < hi; img++ {
 			clear(dx.Data[img*h*w*ch : (img+1)*h*w*ch])
 			for i := 0; i < oh; i++ {
 				for j := 0; j < ow; j++ {
 					o := ((img*oh+i)*ow + j) * ch
-					for k := 0; k < ch; k++ {
-						best, grad := y.Data[o+k], dy.Data[o+k]
-					search:
-						for kh := 0; kh < g.KH; kh++ {
-							ih := i*g.Stride - g.Pad + kh
-							if ih < 0 || ih >= h {
+					best, grad := y.Data[o:o+ch], dy.Data[o:o+ch]
+					clear(taken)
+					for kh := 0; kh < g.KH; kh++ {
+						ih := i*g.Stride - g.Pad + kh
+						if ih < 0 || ih >= h {
+							continue
+						}
+						for kw := 0; kw < g.KW; kw++ {
+							iw := j*g.Stride - g.Pad + kw
+							if iw < 0 || iw >= w {
 								continue
 							}
-							for kw := 0; kw < g.KW; kw++ {
-								iw := j*g.Stride - g.Pad + kw
-								if iw < 0 || iw >= w {
-									continue
-								}
-								p := ((img*h+ih)*w+iw)*ch + k
-								if x.Data[p] == best {
-									dx.Data[p] += grad
-									break search
+							p := ((img*h+ih)*w + iw) * ch
+							xs, ds := x.Data[p:p+ch], dx.Data[p:p+ch]
+							for k, v := range xs {
+								if !taken[k] && v == best[k] {
+									ds[k] += grad[k]
+									taken[k] = true
 								}
 							}
 						}
@@ -351,7 +355,7 @@ func (c *CPU) bnScratch(ch int) (a, b []float64) {
 	return s[:ch], s[ch : 2*ch]
 }
 
-func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32) {
+func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	sum, sq := c.bnScratch(ch)
@@ -364,7 +368,7 @@ func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps floa
 	for k := range ch {
 		variance.Data[k] = float32(sq[k] / float64(rows))
 	}
-	c.BatchNormInfer(x, y, gamma, beta, mean, variance, eps)
+	c.BatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu)
 }
 
 func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
@@ -376,8 +380,11 @@ func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
 			clear(p)
 			end := min((k+1)*reduceChunk, rows)
 			for r := k * reduceChunk; r < end; r++ {
-				for j, v := range x[r*ch : (r+1)*ch] {
-					d := float64(v - mean[j])
+				xr := x[r*ch : (r+1)*ch]
+				p := p[:len(xr)]
+				m := mean[:len(xr)]
+				for j, v := range xr {
+					d := float64(v - m[j])
 					p[j] += d * d
 				}
 			}
@@ -391,7 +398,7 @@ func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
 	}
 }
 
-func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32) {
+func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	scale, shift := c.bnAffine(ch)
@@ -403,8 +410,16 @@ func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps floa
 	parallelFor(rows, elemGrain/ch+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			in, out := x.Data[r*ch:(r+1)*ch], y.Data[r*ch:(r+1)*ch]
-			for j, v := range in {
-				out[j] = v*scale[j] + shift[j]
+			sc, sh := scale[:len(in)], shift[:len(in)]
+			out = out[:len(in)]
+			if relu {
+				for j, v := range in {
+					out[j] = max(v*sc[j]+sh[j], 0)
+				}
+			} else {
+				for j, v := range in {
+					out[j] = v*sc[j] + sh[j]
+				}
 			}
 		}
 	})
@@ -419,28 +434,63 @@ func (c *CPU) bnAffine(ch int) (a, b []float32) {
 	return s[:ch], s[ch : 2*ch]
 }
 
-// BatchNormBackward uses dβ = Σdy, dγ = Σdy·x̂ and
-// dx = γ/σ·(dy − dβ/R − x̂·dγ/R), with x̂ recomputed from x.
-func (c *CPU) BatchNormBackward(x, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32) {
+// bnGradSums computes, per channel, Σ g and Σ g·x where g is dy masked by
+// y > 0 when the forward pass applied a ReLU, in fixed-order float64 chunks.
+func (c *CPU) bnGradSums(x, y, dy []float32, rows, ch int, relu bool, sg, sgx []float64) {
+	nc := (rows + reduceChunk - 1) / reduceChunk
+	part := c.partials(2 * nc * ch)
+	parallelFor(nc, 1, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			p := part[2*k*ch : (2*k+1)*ch]
+			q := part[(2*k+1)*ch : (2*k+2)*ch]
+			clear(p)
+			clear(q)
+			end := min((k+1)*reduceChunk, rows)
+			for r := k * reduceChunk; r < end; r++ {
+				xr, dr := x[r*ch:(r+1)*ch], dy[r*ch:(r+1)*ch]
+				yr := y[r*ch : (r+1)*ch]
+				for j, g := range dr {
+					if relu && yr[j] <= 0 {
+						continue
+					}
+					p[j] += float64(g)
+					q[j] += float64(g) * float64(xr[j])
+				}
+			}
+		}
+	})
+	clear(sg[:ch])
+	clear(sgx[:ch])
+	for k := 0; k < nc; k++ {
+		for j := 0; j < ch; j++ {
+			sg[j] += part[2*k*ch+j]
+			sgx[j] += part[(2*k+1)*ch+j]
+		}
+	}
+}
+
+// BatchNormBackward uses dβ = Σg, dγ = Σg·x̂ and
+// dx = γ/σ·(g − dβ/R − x̂·dγ/R), with x̂ recomputed from x and g = dy
+// (masked by the fused ReLU's y > 0).
+func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
-	sdy, sdyx := c.bnScratch(ch)
-	c.columnSums(dy.Data, nil, rows, ch, sdy)
-	c.columnSums(dy.Data, x.Data, rows, ch, sdyx)
-	inv, k1 := c.bnAffine(ch)
+	sg, sgx := c.bnScratch(ch)
+	c.bnGradSums(x.Data, y.Data, dy.Data, rows, ch, relu, sg, sgx)
+	gs, k1 := c.bnAffine(ch)
 	k2 := c.bnK2(ch)
 	for j := range ch {
 		is := 1 / math.Sqrt(float64(variance.Data[j])+float64(eps))
 		m := float64(mean.Data[j])
-		// Σ dy·x̂ = (Σ dy·x − m·Σ dy)/σ
-		dg := (sdyx[j] - m*sdy[j]) * is
+		// Σ g·x̂ = (Σ g·x − m·Σ g)/σ
+		dg := (sgx[j] - m*sg[j]) * is
 		dgamma.Data[j] = float32(dg)
-		dbeta.Data[j] = float32(sdy[j])
-		inv[j] = float32(is)
+		dbeta.Data[j] = float32(sg[j])
 		g := float64(gamma.Data[j]) * is
+		gs[j] = float32(g)
 		// dx = g·dy − g·Σdy/R − g·x̂·dγ/R, with x̂ = (x−m)·is.
 		k1[j] = float32(g * dg * is / float64(rows))
-		k2[j] = float32(g*sdy[j]/float64(rows) - g*dg*is*m/float64(rows))
+		k2[j] = float32(g*sg[j]/float64(rows) - g*dg*is*m/float64(rows))
 	}
 	if dx == nil {
 		return
@@ -448,9 +498,13 @@ func (c *CPU) BatchNormBackward(x, dy, dx, gamma, mean, variance, dgamma, dbeta 
 	parallelFor(rows, elemGrain/ch+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xs, dys, dxs := x.Data[r*ch:(r+1)*ch], dy.Data[r*ch:(r+1)*ch], dx.Data[r*ch:(r+1)*ch]
+			ys := y.Data[r*ch : (r+1)*ch]
 			for j := range dxs {
-				g := gamma.Data[j] * inv[j]
-				dxs[j] = g*dys[j] - k1[j]*xs[j] - k2[j]
+				d := dys[j]
+				if relu && ys[j] <= 0 {
+					d = 0
+				}
+				dxs[j] = gs[j]*d - k1[j]*xs[j] - k2[j]
 			}
 		}
 	})

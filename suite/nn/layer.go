@@ -202,10 +202,11 @@ func (l *Linear) FLOPs(in []int, needDX bool) (fwd, bwd int64) {
 // biased batch variance (m = 0.9 in SPEC.md §3, Flax's convention).
 type BatchNorm struct {
 	C               int
+	ReLU            bool // apply max(0, ·) to the output, fused into the same pass
 	Momentum, Eps   float32
 	Gamma, Beta     *Param
 	RunMean, RunVar *Param
-	x               *Tensor
+	x, y            *Tensor
 	mean, variance  *Tensor
 	buf             buffers
 }
@@ -224,15 +225,15 @@ func (l *BatchNorm) OutShape(in []int) []int { return in }
 
 func (l *BatchNorm) Forward(p *Pass, x *Tensor) *Tensor {
 	y := l.buf.get(p.B, "y", x.Shape)
-	l.x = x
+	l.x, l.y = x, y
 	if !p.Train {
-		p.B.BatchNormInfer(x, y, l.Gamma.W, l.Beta.W, l.RunMean.W, l.RunVar.W, l.Eps)
+		p.B.BatchNormInfer(x, y, l.Gamma.W, l.Beta.W, l.RunMean.W, l.RunVar.W, l.Eps, l.ReLU)
 		return y
 	}
 	if l.mean == nil {
 		l.mean, l.variance = p.B.New(l.C), p.B.New(l.C)
 	}
-	p.B.BatchNormTrain(x, y, l.Gamma.W, l.Beta.W, l.mean, l.variance, l.Eps)
+	p.B.BatchNormTrain(x, y, l.Gamma.W, l.Beta.W, l.mean, l.variance, l.Eps, l.ReLU)
 	if !p.FreezeStats {
 		p.B.Lerp(l.RunMean.W, l.mean, 1-l.Momentum)
 		p.B.Lerp(l.RunVar.W, l.variance, 1-l.Momentum)
@@ -245,8 +246,15 @@ func (l *BatchNorm) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	if needDX {
 		dx = l.buf.get(p.B, "dx", l.x.Shape)
 	}
-	p.B.BatchNormBackward(l.x, dy, dx, l.Gamma.W, l.mean, l.variance, l.Gamma.G, l.Beta.G, l.Eps)
+	p.B.BatchNormBackward(l.x, l.y, dy, dx, l.Gamma.W, l.mean, l.variance, l.Gamma.G, l.Beta.G, l.Eps, l.ReLU)
 	return dx
+}
+
+// NewBatchNormReLU is NewBatchNorm followed by a ReLU, fused.
+func NewBatchNormReLU(c int) *BatchNorm {
+	l := NewBatchNorm(c)
+	l.ReLU = true
+	return l
 }
 
 // Init sets γ = 1, β = 0, running mean 0 and running variance 1.
