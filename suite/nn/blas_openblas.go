@@ -11,3 +11,8 @@ import (
 const blasName = "OpenBLAS (cgo, gonum.org/v1/netlib)"
 
 func init() { blas32.Use(netlib.Implementation{}) }
+
+// gemm hands the whole product to OpenBLAS, which threads it itself.
+func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}

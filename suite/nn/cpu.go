@@ -20,6 +20,7 @@ type CPU struct {
 	bnBuf   []float64 // per-channel sums of batch-norm
 	bnAff   []float32 // per-channel scale and shift of batch-norm
 	bnK     []float32
+	bnChunk []float32 // per-worker float32 partial sums of batch-norm
 }
 
 // NewCPU returns a CPU backend.
@@ -151,8 +152,9 @@ func trans(t bool) blas.Transpose {
 	return blas.NoTrans
 }
 
-// gemm is row-major C(m×n) = alpha·op(A)·op(B) + beta·C.
-func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cc []float32, ldc int) {
+// sgemm is row-major C(m×n) = alpha·op(A)·op(B) + beta·C through
+// whichever BLAS the build uses.
+func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, cc []float32, ldc int) {
 	blas32.Implementation().Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc)
 }
 

@@ -1,10 +1,14 @@
 package nn
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync/atomic"
+)
 
 // colBudget bounds the im2col workspace (in float32s): images are processed
 // in chunks whose patch matrix fits, so memory stays flat for any batch.
-const colBudget = 1 << 22
+const colBudget = 1 << 20
 
 type convDims struct {
 	n, h, w, cin, cout, oh, ow, k int
@@ -171,6 +175,10 @@ func poolDims(x *Tensor, g ConvGeom) (n, h, w, ch, oh, ow int) {
 
 func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
+	if g.tiles2x2() {
+		maxPool2x2(x.Data, y.Data, n, h, w, ch, oh, ow)
+		return
+	}
 	parallelFor(n*oh, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, i := r/oh, r%oh
@@ -208,6 +216,10 @@ func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
 // is one contiguous run; taken marks channels already routed.
 func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
+	if g.tiles2x2() {
+		maxPool2x2Backward(x.Data, y.Data, dy.Data, dx.Data, n, h, w, ch, oh, ow)
+		return
+	}
 	parallelFor(n, 1, func(lo, hi int) {
 		taken := make([]bool, ch)
 		for img := lo; img < hi; img++ {
@@ -236,6 +248,79 @@ func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
 								}
 							}
 						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// tiles2x2 reports the usual 2×2, stride-2, unpadded pooling on an even
+// input, whose windows tile the input exactly: each input belongs to one
+// window, so the backward pass writes every input once and needs no clear.
+func (g ConvGeom) tiles2x2() bool { return g.KH == 2 && g.KW == 2 && g.Stride == 2 && g.Pad == 0 }
+
+func maxPool2x2(x, y []float32, n, h, w, ch, oh, ow int) {
+	parallelFor(n*oh, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, i := r/oh, r%oh
+			for j := 0; j < ow; j++ {
+				a := ((img*h+2*i)*w + 2*j) * ch
+				b := a + w*ch
+				x00, x01 := x[a:a+ch], x[a+ch:a+2*ch]
+				x10, x11 := x[b:b+ch], x[b+ch:b+2*ch]
+				out := y[((img*oh+i)*ow+j)*ch:][:len(x00)]
+				x01, x10, x11 = x01[:len(x00)], x10[:len(x00)], x11[:len(x00)]
+				for k, v := range x00 {
+					// The builtin max compiles to branch-free code; the
+					// maxima of random activations defeat branch prediction.
+					out[k] = max(v, x01[k], x10[k], x11[k])
+				}
+			}
+		}
+	})
+	// Odd trailing rows/columns are outside every window and simply dropped.
+}
+
+// eqMask is all ones when a == b and zero otherwise, without a branch.
+func eqMask(a, b float32) uint32 {
+	var m uint32
+	if a == b {
+		m = 0xffffffff
+	}
+	return m
+}
+
+// maxPool2x2Backward sends each gradient to the first input of its window
+// (row-major) equal to the maximum, as the general path does, and zero to
+// the other three; inputs outside every window (odd edges) get zero.
+func maxPool2x2Backward(x, y, dy, dx []float32, n, h, w, ch, oh, ow int) {
+	parallelFor(n, 1, func(lo, hi int) {
+		for img := lo; img < hi; img++ {
+			if h%2 == 1 || w%2 == 1 {
+				clear(dx[img*h*w*ch : (img+1)*h*w*ch])
+			}
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					a := ((img*h+2*i)*w + 2*j) * ch
+					b := a + w*ch
+					x00, x01 := x[a:a+ch], x[a+ch:a+2*ch]
+					x10, x11 := x[b:b+ch], x[b+ch:b+2*ch]
+					d00, d01 := dx[a:a+ch], dx[a+ch:a+2*ch]
+					d10, d11 := dx[b:b+ch], dx[b+ch:b+2*ch]
+					o := ((img*oh+i)*ow + j) * ch
+					best, grad := y[o:o+ch], dy[o:o+ch]
+					for k := range best {
+						m := best[k]
+						gb := math.Float32bits(grad[k])
+						e0 := eqMask(x00[k], m)
+						e1 := eqMask(x01[k], m) &^ e0
+						e2 := eqMask(x10[k], m) &^ (e0 | e1)
+						e3 := eqMask(x11[k], m) &^ (e0 | e1 | e2)
+						d00[k] = math.Float32frombits(gb & e0)
+						d01[k] = math.Float32frombits(gb & e1)
+						d10[k] = math.Float32frombits(gb & e2)
+						d11[k] = math.Float32frombits(gb & e3)
 					}
 				}
 			}
@@ -435,27 +520,42 @@ func (c *CPU) bnAffine(ch int) (a, b []float32) {
 }
 
 // bnGradSums computes, per channel, Σ g and Σ g·x where g is dy masked by
-// y > 0 when the forward pass applied a ReLU, in fixed-order float64 chunks.
+// y > 0 when the forward pass applied a ReLU. Each chunk of reduceChunk rows
+// sums in float32 (short sums, so little rounding) and the chunks combine
+// in float64 in a fixed order.
 func (c *CPU) bnGradSums(x, y, dy []float32, rows, ch int, relu bool, sg, sgx []float64) {
 	nc := (rows + reduceChunk - 1) / reduceChunk
 	part := c.partials(2 * nc * ch)
+	scratch := c.bnChunkScratch(2 * ch * runtime.GOMAXPROCS(0))
+	var next atomic.Int32
 	parallelFor(nc, 1, func(lo, hi int) {
+		w := int(next.Add(1)) - 1
+		p32 := scratch[2*w*ch : (2*w+1)*ch]
+		q32 := scratch[(2*w+1)*ch : (2*w+2)*ch]
 		for k := lo; k < hi; k++ {
-			p := part[2*k*ch : (2*k+1)*ch]
-			q := part[(2*k+1)*ch : (2*k+2)*ch]
-			clear(p)
-			clear(q)
+			clear(p32)
+			clear(q32)
 			end := min((k+1)*reduceChunk, rows)
 			for r := k * reduceChunk; r < end; r++ {
-				xr, dr := x[r*ch:(r+1)*ch], dy[r*ch:(r+1)*ch]
-				yr := y[r*ch : (r+1)*ch]
-				for j, g := range dr {
-					if relu && yr[j] <= 0 {
-						continue
+				xr, dr, yr := x[r*ch:(r+1)*ch], dy[r*ch:(r+1)*ch], y[r*ch:(r+1)*ch]
+				dr, yr = dr[:len(xr)], yr[:len(xr)]
+				p, q := p32[:len(xr)], q32[:len(xr)]
+				if relu {
+					for j, v := range xr {
+						g := reluMask(dr[j], yr[j])
+						p[j] += g
+						q[j] += g * v
 					}
-					p[j] += float64(g)
-					q[j] += float64(g) * float64(xr[j])
+				} else {
+					for j, v := range xr {
+						p[j] += dr[j]
+						q[j] += dr[j] * v
+					}
 				}
+			}
+			pk, qk := part[2*k*ch:(2*k+1)*ch], part[(2*k+1)*ch:(2*k+2)*ch]
+			for j := range pk {
+				pk[j], qk[j] = float64(p32[j]), float64(q32[j])
 			}
 		}
 	})
@@ -467,6 +567,24 @@ func (c *CPU) bnGradSums(x, y, dy []float32, rows, ch int, relu bool, sg, sgx []
 			sgx[j] += part[(2*k+1)*ch+j]
 		}
 	}
+}
+
+// reluMask is d where the ReLU output y is positive and 0 elsewhere,
+// without a branch: ReLU masks are close to random, so a branch would
+// mispredict about half the time.
+func reluMask(d, y float32) float32 {
+	var m uint32
+	if y > 0 {
+		m = 0xffffffff
+	}
+	return math.Float32frombits(math.Float32bits(d) & m)
+}
+
+func (c *CPU) bnChunkScratch(n int) []float32 {
+	if cap(c.bnChunk) < n {
+		c.bnChunk = make([]float32, n)
+	}
+	return c.bnChunk[:n]
 }
 
 // BatchNormBackward uses dβ = Σg, dγ = Σg·x̂ and
@@ -497,14 +615,18 @@ func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbe
 	}
 	parallelFor(rows, elemGrain/ch+1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xs, dys, dxs := x.Data[r*ch:(r+1)*ch], dy.Data[r*ch:(r+1)*ch], dx.Data[r*ch:(r+1)*ch]
-			ys := y.Data[r*ch : (r+1)*ch]
-			for j := range dxs {
-				d := dys[j]
-				if relu && ys[j] <= 0 {
-					d = 0
+			xs := x.Data[r*ch : (r+1)*ch]
+			dys, dxs, ys := dy.Data[r*ch:(r+1)*ch], dx.Data[r*ch:(r+1)*ch], y.Data[r*ch:(r+1)*ch]
+			dys, dxs, ys = dys[:len(xs)], dxs[:len(xs)], ys[:len(xs)]
+			g, a, b := gs[:len(xs)], k1[:len(xs)], k2[:len(xs)]
+			if relu {
+				for j, v := range xs {
+					dxs[j] = g[j]*reluMask(dys[j], ys[j]) - a[j]*v - b[j]
 				}
-				dxs[j] = gs[j]*d - k1[j]*xs[j] - k2[j]
+			} else {
+				for j, v := range xs {
+					dxs[j] = g[j]*dys[j] - a[j]*v - b[j]
+				}
 			}
 		}
 	})

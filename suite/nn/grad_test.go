@@ -131,6 +131,7 @@ func TestLayerGradients(t *testing.T) {
 		{"batchnorm-relu", func() Layer { return NewBatchNormReLU(3) }, []int{4, 3, 2, 3}, false, true},
 		{"relu", func() Layer { return &ReLU{} }, []int{2, 3, 3, 2}, true, false},
 		{"maxpool2", func() Layer { return NewMaxPool(2, 2) }, []int{2, 4, 6, 3}, true, false},
+		{"maxpool2-odd", func() Layer { return NewMaxPool(2, 2) }, []int{2, 5, 3, 3}, true, false},
 		{"maxpool3-s2-pad1", func() Layer { return &Pool{Max: true, K: 3, Stride: 2, Pad: 1} }, []int{1, 5, 5, 2}, true, false},
 		{"avgpool2", func() Layer { return NewAvgPool(2, 2) }, []int{2, 4, 4, 3}, false, false},
 		{"globalavgpool", func() Layer { return &GlobalAvgPool{} }, []int{2, 3, 4, 5}, false, false},
