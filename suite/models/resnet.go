@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rst-bench/rst/suite/nn"
 )
@@ -19,8 +20,8 @@ func init() {
 		{"resnet18", []int{2, 2, 2, 2}},
 		{"resnet34", []int{3, 4, 6, 3}},
 	} {
-		about := fmt.Sprintf("CIFAR ResNet-%d: %s; %v basic blocks of 64/128/256/512 filters, stride 2 at stages 2–4 with 1×1 conv+BN projection shortcuts; global average pool, linear",
-			resnetDepth(v.blocks), resnetStemNote, v.blocks)
+		about := fmt.Sprintf("CIFAR ResNet-%d: %s; [%s] basic blocks of 64/128/256/512 filters, stride 2 at stages 2–4 with 1×1 conv+BN projection shortcuts; global average pool, linear",
+			resnetDepth(v.blocks), resnetStemNote, strings.Trim(strings.Join(strings.Fields(fmt.Sprint(v.blocks)), ","), "[]"))
 		Register(v.name, about, func(in []int, classes int) (nn.Layer, error) {
 			return ResNetCIFAR(in, []int{64, 128, 256, 512}, v.blocks, classes)
 		})
@@ -80,7 +81,7 @@ func ResNetCIFAR(in []int, widths, blocks []int, classes int) (nn.Layer, error) 
 // et al.; the usual CIFAR ResNet-18).
 func BasicBlock(in, out, stride int) []nn.Layer {
 	body := nn.Seq(
-		nn.NewConv2D(in, out, 3, stride, 1), nn.NewBatchNorm(out), &nn.ReLU{},
+		nn.NewConv2D(in, out, 3, stride, 1), nn.NewBatchNormReLU(out),
 		nn.NewConv2D(out, out, 3, 1, 1), nn.NewBatchNorm(out),
 	)
 	var shortcut nn.Layer

@@ -47,7 +47,7 @@ func WideResNet(in []int, depth, k, classes int) (nn.Layer, error) {
 			cin = width
 		}
 	}
-	layers = append(layers, nn.NewBatchNorm(cin), &nn.ReLU{}, &nn.GlobalAvgPool{}, nn.NewLinear(cin, classes))
+	layers = append(layers, nn.NewBatchNormReLU(cin), &nn.GlobalAvgPool{}, nn.NewLinear(cin, classes))
 	return nn.Seq(layers...), nil
 }
 
@@ -60,12 +60,12 @@ func WideResNet(in []int, depth, k, classes int) (nn.Layer, error) {
 func PreActBlock(in, out, stride int) nn.Layer {
 	conv := []nn.Layer{
 		nn.NewConv2D(in, out, 3, stride, 1),
-		nn.NewBatchNorm(out), &nn.ReLU{},
+		nn.NewBatchNormReLU(out),
 		nn.NewConv2D(out, out, 3, 1, 1),
 	}
 	if stride == 1 && in == out {
-		return &nn.Residual{Body: nn.Seq(append([]nn.Layer{nn.NewBatchNorm(in), &nn.ReLU{}}, conv...)...)}
+		return &nn.Residual{Body: nn.Seq(append([]nn.Layer{nn.NewBatchNormReLU(in)}, conv...)...)}
 	}
-	return nn.Seq(nn.NewBatchNorm(in), &nn.ReLU{},
+	return nn.Seq(nn.NewBatchNormReLU(in),
 		&nn.Residual{Body: nn.Seq(conv...), Shortcut: nn.NewConv2D(in, out, 1, stride, 0)})
 }
