@@ -88,5 +88,5 @@ func BasicBlock(in, out, stride int) []nn.Layer {
 	if stride != 1 || in != out {
 		shortcut = nn.Seq(nn.NewConv2D(in, out, 1, stride, 0), nn.NewBatchNorm(out))
 	}
-	return []nn.Layer{&nn.Residual{Body: body, Shortcut: shortcut}, &nn.ReLU{}}
+	return []nn.Layer{&nn.Residual{Body: body, Shortcut: shortcut, ReLU: true}}
 }

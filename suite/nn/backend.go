@@ -41,8 +41,9 @@ type Backend interface {
 	Scale(alpha float32, x *Tensor)   // x *= alpha
 	Lerp(y, x *Tensor, a float32)     // y = (1−a)·y + a·x
 	Dot(x, y *Tensor) float64
-	Mul(a, b, y *Tensor) // y = a⊙b
-	Add(a, b, y *Tensor) // y = a+b
+	Mul(a, b, y *Tensor)     // y = a⊙b
+	Add(a, b, y *Tensor)     // y = a+b
+	AddReLU(a, b, y *Tensor) // y = max(a+b, 0): a residual join and its ReLU in one pass
 
 	// MatMul computes c = alpha·op(a)·op(b) + beta·c on 2-D views.
 	MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor)

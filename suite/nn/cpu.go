@@ -236,15 +236,20 @@ func (c *CPU) SumRows(dy, dv *Tensor, beta float32) {
 	}
 }
 
+func (c *CPU) AddReLU(a, b, y *Tensor) {
+	as, bs, ys := a.Data, b.Data[:len(a.Data)], y.Data[:len(a.Data)]
+	parallelFor(len(as), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = max(as[i]+bs[i], 0)
+		}
+	})
+}
+
 func (c *CPU) ReLU(x, y *Tensor) {
 	xs, ys := x.Data, y.Data[:len(x.Data)]
 	parallelFor(len(xs), elemGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := xs[i]
-			if v < 0 {
-				v = 0
-			}
-			ys[i] = v
+			ys[i] = max(xs[i], 0)
 		}
 	})
 }
@@ -253,11 +258,7 @@ func (c *CPU) ReLUBackward(y, dy, dx *Tensor) {
 	ys, dys, dxs := y.Data, dy.Data[:len(y.Data)], dx.Data[:len(y.Data)]
 	parallelFor(len(ys), elemGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if ys[i] > 0 {
-				dxs[i] = dys[i]
-			} else {
-				dxs[i] = 0
-			}
+			dxs[i] = reluMask(dys[i], ys[i])
 		}
 	})
 }

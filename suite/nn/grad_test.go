@@ -140,6 +140,9 @@ func TestLayerGradients(t *testing.T) {
 		{"residual-identity", func() Layer {
 			return &Residual{Body: Seq(NewConv2D(3, 3, 3, 1, 1), NewBatchNorm(3))}
 		}, []int{2, 4, 4, 3}, false, false},
+		{"residual-relu", func() Layer {
+			return &Residual{Body: Seq(NewConv2D(3, 3, 3, 1, 1), NewBatchNorm(3)), ReLU: true}
+		}, []int{2, 4, 4, 3}, false, true},
 		{"residual-projection", func() Layer {
 			return &Residual{Body: Seq(NewConv2D(2, 4, 3, 2, 1), NewBatchNorm(4)),
 				Shortcut: Seq(NewConv2D(2, 4, 1, 2, 0), NewBatchNorm(4))}

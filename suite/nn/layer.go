@@ -490,9 +490,12 @@ func (s *Sequential) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 }
 
 // Residual is y = Body(x) + Shortcut(x), with the identity when Shortcut
-// is nil.
+// is nil, followed by a ReLU when ReLU is set (fused into the addition, as
+// in a post-activation ResNet block).
 type Residual struct {
 	Body, Shortcut Layer
+	ReLU           bool
+	y              *Tensor
 	buf            buffers
 }
 
@@ -520,11 +523,21 @@ func (r *Residual) Forward(p *Pass, x *Tensor) *Tensor {
 		s = r.Shortcut.Forward(p, x)
 	}
 	y := r.buf.get(p.B, "y", b.Shape)
-	p.B.Add(b, s, y)
+	if r.ReLU {
+		p.B.AddReLU(b, s, y)
+	} else {
+		p.B.Add(b, s, y)
+	}
+	r.y = y
 	return y
 }
 
 func (r *Residual) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
+	if r.ReLU {
+		masked := r.buf.get(p.B, "dmask", dy.Shape)
+		p.B.ReLUBackward(r.y, dy, masked)
+		dy = masked
+	}
 	db := r.Body.Backward(p, dy, needDX)
 	if !needDX {
 		if r.Shortcut != nil {
