@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 
+	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/train"
 )
 
@@ -20,11 +24,16 @@ func runBench(args []string) error {
 	params := trainFlags(fs, &cfg)
 	steps := fs.Int("bench-steps", 20, "timed steps (after 2 warm-up steps); --steps is the run length seen by schedules")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
+	rounds := fs.Int("rounds", 10, "with --compare: rounds the timed steps are split into")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if len(params) > 0 {
 		cfg.Method.Params = params
+	}
+	if *compare != "" {
+		return runCompare(cfg, *compare, *steps, *rounds, *asJSON)
 	}
 	if cfg.Method.Rho == 0 && cfg.Method.Name != "sgd" {
 		cfg.Method.Rho = 0.05
@@ -47,4 +56,134 @@ func runBench(args []string) error {
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
 	fmt.Fprintf(os.Stdout, "  allocated/step:   %.0f bytes; peak RSS %.0f MB\n", r.AllocBytesPerStep, r.PeakRSSMB)
 	return nil
+}
+
+// compareSpec turns one item of --compare into a method spec: NAME, or
+// rst:P / grst:P (a constant p, or a schedule spec without commas), or
+// looksam:K. SGD and SAM are the references of the ratios, so they stay
+// plain whatever --param says.
+func compareSpec(item string, base optim.Spec) (optim.Spec, error) {
+	name, arg, hasArg := strings.Cut(item, ":")
+	s := optim.Spec{Name: name, Rho: base.Rho, Params: map[string]float64{}}
+	for k, v := range base.Params {
+		s.Params[k] = v
+	}
+	if s.Rho == 0 && name != "sgd" {
+		s.Rho = 0.05
+	}
+	switch {
+	case name == "rst" || name == "grst":
+		if !hasArg {
+			return s, fmt.Errorf("--compare %q: give p, e.g. %s:0.5", item, name)
+		}
+		s.Sharp = base.Sharp
+		s.Schedule = arg
+		if _, err := strconv.ParseFloat(arg, 64); err == nil {
+			s.Schedule = "constant:" + arg
+		}
+	case name == "looksam" && hasArg:
+		k, err := strconv.Atoi(arg)
+		if err != nil {
+			return s, fmt.Errorf("--compare %q: looksam:K takes an integer k", item)
+		}
+		s.Params["k"] = float64(k)
+	case hasArg:
+		return s, fmt.Errorf("--compare %q: only rst:P, grst:P and looksam:K take an argument", item)
+	}
+	switch name {
+	case "sgd":
+		s.Rho, s.Params = 0, nil
+	case "sam": // the reference takes no --param, which is meant for the variants
+		s.Params = nil
+	}
+	if len(s.Params) == 0 {
+		s.Params = nil
+	}
+	return s, nil
+}
+
+func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) error {
+	var specs []optim.Spec
+	var labels []string
+	for _, item := range strings.Split(list, ",") {
+		s, err := compareSpec(strings.TrimSpace(item), cfg.Method)
+		if err != nil {
+			return err
+		}
+		if _, err := optim.New(s, nil); err != nil { // constructors need no net
+			return fmt.Errorf("--compare %q: %w", item, err)
+		}
+		specs, labels = append(specs, s), append(labels, strings.TrimSpace(item))
+	}
+	if cfg.Steps > 0 {
+		steps = cfg.Steps
+	}
+	rs, err := train.BenchCompare(cfg, specs, labels, steps, rounds)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(rs, "", "  ")
+		fmt.Printf("%s\n", b)
+		return nil
+	}
+	find := func(name string) *train.CompareResult {
+		for i := range rs {
+			if rs[i].Method.Name == name && rs[i].Method.Params == nil {
+				return &rs[i]
+			}
+		}
+		return nil
+	}
+	sgd, sam := find("sgd"), find("sam")
+	fmt.Printf("%s on %s, batch %d, %d steps per method in %d interleaved rounds\n", cfg.Model, cfg.Data, cfg.Batch, steps, rounds)
+	fmt.Printf("%-12s %10s %8s %10s %16s %8s %9s %14s\n", "method", "step ms", "pairs", "t/t(SGD)", "extra/extra(SAM)", "target", "realised", "per pair")
+	for _, r := range rs {
+		ratio, extra, perPair := "-", "-", "-"
+		if sgd != nil {
+			ratio = fmt.Sprintf("%.3f", r.MeanStepMS/sgd.MeanStepMS)
+			if sam != nil {
+				x := (r.MeanStepMS - sgd.MeanStepMS) / (sam.MeanStepMS - sgd.MeanStepMS)
+				extra = fmt.Sprintf("%.3f", x)
+				if d := r.PairsPerStep - 1; d > 0 {
+					// The ± is one standard error over rounds of the per-pair
+					// cost, which takes out each round's own draws: it is the
+					// timing noise alone.
+					var v []float64
+					for i := range r.RoundMS {
+						if di := r.RoundPairs[i] - 1; di > 0 {
+							v = append(v, (r.RoundMS[i]-sgd.RoundMS[i])/(sam.RoundMS[i]-sgd.RoundMS[i])/di)
+						}
+					}
+					perPair = fmt.Sprintf("%.3f ±%.3f", x/d, stderr(v))
+				}
+			}
+		}
+		target := "-"
+		if m, err := optim.New(r.Method, nil); err == nil {
+			if e, ok := m.(interface{ ExpectedDeltaEta(int) float64 }); ok {
+				target = fmt.Sprintf("%.3f", e.ExpectedDeltaEta(steps))
+			} else {
+				target = "0"
+			}
+		}
+		fmt.Printf("%-12s %10.1f %8.3f %10s %16s %8s %9.3f %14s\n", r.Label, r.MeanStepMS, r.PairsPerStep, ratio, extra, target, r.PairsPerStep-1, perPair)
+	}
+	fmt.Println("target: expected Δη (extra pairs per step); realised: pairs/step − 1 over the timed steps;")
+	fmt.Println("per pair: extra/extra(SAM) ÷ realised Δη, the cost of one extra pair relative to SAM's (1 = proportional)")
+	return nil
+}
+
+func stderr(v []float64) float64 {
+	if len(v) < 2 {
+		return 0
+	}
+	var m, s float64
+	for _, x := range v {
+		m += x / float64(len(v))
+	}
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return math.Sqrt(s/float64(len(v)-1)) / math.Sqrt(float64(len(v)))
 }

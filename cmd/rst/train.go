@@ -73,6 +73,7 @@ func runTrain(args []string) error {
 	params := trainFlags(fs, &cfg)
 	asJSON := fs.Bool("json", false, "print the run record as JSON on stdout")
 	out := fs.String("out", "", "also write the record to this JSON file")
+	fs.StringVar(&cfg.Checkpoint, "checkpoint", "", "save the run's state to this file after every epoch and resume from it if it exists")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -68,6 +68,11 @@ func (o *AdamW) Update(lr float32) {
 
 func (o *AdamW) State() []*nn.Tensor { return []*nn.Tensor{o.m, o.v} }
 
+// StepCount and SetStepCount expose the bias-correction step counter, which
+// a checkpoint must carry besides the moment buffers.
+func (o *AdamW) StepCount() int     { return o.t }
+func (o *AdamW) SetStepCount(t int) { o.t = t }
+
 // GlobalNorm is ‖g‖₂ over the whole flat buffer.
 func GlobalNorm(b nn.Backend, g *nn.Tensor) float64 { return math.Sqrt(b.Dot(g, g)) }
 

@@ -10,6 +10,12 @@ type PassOptions struct {
 	// Subset, when non-nil, runs the pass on these positions of the batch
 	// only (ESAM's sharpness-sensitive data selection).
 	Subset []int
+	// ForwardOnly runs the forward pass alone: the per-sample losses are
+	// reported and G is left as it was (ESAM ranks samples by their loss
+	// at θ+ε before choosing which to back-propagate). A pass function
+	// that ignores it runs the backward too, which costs time but changes
+	// no result of the methods here: each overwrites G afterwards.
+	ForwardOnly bool
 }
 
 // PassResult is what a pass reports besides the gradient it leaves in G.
@@ -26,6 +32,9 @@ type StepContext struct {
 	LR          float32 // this step's learning rate (GSAM ties ρ to it)
 	Seed        uint64  // the run's seed, for methods with random choices
 	BatchSize   int     // samples in the full batch, for pair accounting
+	// StepsPerEpoch lets methods whose state refreshes once per epoch
+	// (SSAM's masks) count in epochs; 0 when the trainer does not say.
+	StepsPerEpoch int
 	// Pass runs forward and backward on this step's batch at the current
 	// weights and leaves ∇L (the L2 term included when the run uses one)
 	// in Net.G. The batch is the same for every pass of a step.
@@ -65,6 +74,13 @@ type SAM struct {
 }
 
 func (*SAM) Name() string { return "sam" }
+
+// ExtraPairs is the expected number of forward-backward pairs a sharp
+// step costs beyond a plain one; RST scales its expected Δη by it.
+func (*SAM) ExtraPairs() float64 { return 1 }
+
+// ExpectedDeltaEta is SAM's Δη: every step runs two pairs.
+func (*SAM) ExpectedDeltaEta(int) float64 { return 1 }
 
 func (m *SAM) Step(c *StepContext) StepResult {
 	r := c.Pass(PassOptions{})

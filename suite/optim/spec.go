@@ -2,10 +2,13 @@ package optim
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/schedule"
 )
 
 // Spec names a training method and its hyper-parameters. It is part of a
@@ -35,21 +38,233 @@ func MethodNames() []string {
 	return names
 }
 
-// New builds the method a spec names.
+// Register adds a method under name; packages and tests outside optim
+// use it to plug in their own methods.
+func Register(name string, c func(s Spec, net *nn.Net) (Method, error)) { registerMethod(name, c) }
+
+// New builds the method a spec names. Errors name the flag at fault and
+// what it accepts.
 func New(s Spec, net *nn.Net) (Method, error) {
 	c, ok := methods[s.Name]
 	if !ok {
 		return nil, fmt.Errorf("--method %q: choose one of %s", s.Name, strings.Join(MethodNames(), ", "))
 	}
-	return c(s, net)
+	if s.Name != "rst" && s.Name != "grst" {
+		if s.Sharp != "" {
+			return nil, fmt.Errorf("--sharp %q: only --method rst and grst take a sharp step (got --method %s)", s.Sharp, s.Name)
+		}
+		if s.Schedule != "" {
+			return nil, fmt.Errorf("--schedule %q: only --method rst and grst take a schedule (got --method %s)", s.Schedule, s.Name)
+		}
+	}
+	m, err := c(s, net)
+	if b, ok := m.(binder); ok && err == nil && net != nil {
+		b.bind(net)
+	}
+	return m, err
 }
 
+// SharpNames are the methods RST and G-RST accept as their sharp step.
+var SharpNames = []string{"sam", "gnr", "asam", "gsam", "looksam", "esam", "ssam-f", "ssam-d"}
+
 func init() {
-	registerMethod("sgd", func(Spec, *nn.Net) (Method, error) { return Plain{}, nil })
-	registerMethod("sam", func(s Spec, _ *nn.Net) (Method, error) {
-		if !(s.Rho > 0) {
-			return nil, fmt.Errorf("sam: --rho %v: the radius must be positive (SPEC.md: 0.05 on CIFAR)", s.Rho)
-		}
-		return &SAM{Rho: s.Rho}, nil
+	registerMethod("sgd", func(s Spec, _ *nn.Net) (Method, error) {
+		p := newParams("sgd", s.Params)
+		return Plain{}, p.done()
 	})
+	for _, name := range SharpNames {
+		registerMethod(name, func(s Spec, _ *nn.Net) (Method, error) {
+			p := newParams(name, s.Params)
+			m, err := buildSharp(name, name, s.Rho, p, 1)
+			if err != nil {
+				return nil, err
+			}
+			return m, p.done()
+		})
+	}
+	registerMethod("rst", func(s Spec, _ *nn.Net) (Method, error) { return buildRST(s, false) })
+	registerMethod("grst", func(s Spec, _ *nn.Net) (Method, error) { return buildRST(s, true) })
+}
+
+// buildRST reads --sharp, --schedule and, for G-RST, the multiplier k.
+func buildRST(s Spec, g bool) (Method, error) {
+	who := s.Name
+	sharp := s.Sharp
+	if sharp == "" {
+		sharp = "sam"
+		if g {
+			sharp = "gnr"
+		}
+	}
+	if !slices.Contains(SharpNames, sharp) {
+		return nil, fmt.Errorf("%s: --sharp %q: choose one of %s", who, sharp, strings.Join(SharpNames, ", "))
+	}
+	if s.Schedule == "" {
+		return nil, fmt.Errorf("%s: --schedule is required, e.g. --schedule constant:0.5 (families: constant, piecewise, linear, linear1, linear2, cos1, cos2, sin1, sin2, table, expr)", who)
+	}
+	f, err := schedule.Parse(s.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("%s: --schedule: %w", who, err)
+	}
+	p := newParams(who+" --sharp "+sharp, s.Params)
+	k := 1.0
+	if g {
+		if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of SPEC.md §1"); err != nil {
+			return nil, err
+		}
+		if sharp == "gnr" {
+			if _, ok := s.Params["gamma"]; ok {
+				return nil, fmt.Errorf("%s: --param gamma: G-RST's GNR degree is k·ρ; set --param k instead", who)
+			}
+		}
+	}
+	m, err := buildSharp(sharp, who+" --sharp "+sharp, s.Rho, p, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.done(); err != nil {
+		return nil, err
+	}
+	return &RST{Plain: Plain{}, Sharp: m, P: f, Label: who}, nil
+}
+
+// buildSharp builds one sharpness-aware step from its parameters. k ≠ 1 is
+// G-RST's degree multiplier: GNR with γ = k·ρ, other variants through
+// Degree.
+func buildSharp(name, who string, rho float64, p *params, k float64) (Method, error) {
+	if !(rho > 0) {
+		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (SPEC.md: 0.05 on CIFAR)", who, rho)
+	}
+	var m Method
+	var err error
+	get := func(key string, def, lo, hi float64, loOpen, hiOpen bool, about string) float64 {
+		if err != nil {
+			return 0
+		}
+		var v float64
+		v, err = p.get(key, def, lo, hi, loOpen, hiOpen, about)
+		return v
+	}
+	switch name {
+	case "sam":
+		m = &SAM{Rho: rho}
+	case "gnr":
+		if k != 1 {
+			return &GNR{Rho: rho, Gamma: k * rho}, nil
+		}
+		gamma := get("gamma", 2*rho, 0, inf, false, false, "the penalty degree γ (default 2ρ; γ = ρ is SAM)")
+		norm := get("normalized", 0, 0, 1, false, false, "1 = the official code's variant that mixes ĝ instead of g")
+		if norm != 0 && norm != 1 && err == nil {
+			err = fmt.Errorf("%s: --param normalized=%v: accepted values are 0 and 1", who, norm)
+		}
+		m = &GNR{Rho: rho, Gamma: gamma, Normalized: norm == 1}
+	case "asam":
+		m = &ASAM{Rho: rho, Eta: get("eta", 0.01, 0, inf, false, true, "T_w = |w| + η")}
+	case "gsam":
+		a := get("alpha", 0.4, 0, inf, false, true, "the weight α of the orthogonal part")
+		hi := get("rho_max", rho, 0, inf, true, true, "ρ at the peak learning rate (default --rho)")
+		lo := get("rho_min", hi, 0, hi, false, false, "ρ at lr_min, at most rho_max (default rho_max: constant ρ)")
+		lrMax := get("lr_max", 0, 0, inf, false, true, "the peak learning rate (0 = the largest seen so far)")
+		lrMin := get("lr_min", 0, 0, inf, false, true, "the learning rate at which ρ = rho_min")
+		m = &GSAM{Alpha: a, RhoMax: hi, RhoMin: lo, LRMax: lrMax, LRMin: lrMin}
+	case "looksam":
+		key := "k"
+		if k != 1 {
+			key = "looksam_k" // under G-RST, k is the degree multiplier
+		}
+		every := get(key, 5, 1, inf, false, true, "a full SAM step every k-th step; an integer")
+		if err == nil && every != float64(int(every)) {
+			err = fmt.Errorf("%s: --param %s=%v: must be an integer ≥ 1", who, key, every)
+		}
+		m = &LookSAM{Rho: rho, K: int(every), Alpha: get("alpha", 0.7, 0, inf, false, true, "the weight α of the reused g_v")}
+	case "esam":
+		m = &ESAM{Rho: rho,
+			Beta:  get("beta", 0.6, 0, 1, true, false, "the fraction of weights perturbed"),
+			Gamma: get("gamma", 0.5, 0, 1, true, false, "the fraction of the batch in the second pass")}
+	case "ssam-f", "ssam-d":
+		s := &SSAM{Rho: rho, Dynamic: name == "ssam-d",
+			Sparsity: get("sparsity", 0.5, 0, 1, false, false, "the fraction of scalars left unperturbed"),
+			Refresh:  get("refresh", 1, 0, inf, true, true, "epochs between mask updates")}
+		rs := get("refresh_steps", 0, 0, inf, false, true, "steps between mask updates (0 = use refresh)")
+		s.RefreshSteps = int(rs)
+		if err == nil && rs != float64(int(rs)) {
+			err = fmt.Errorf("%s: --param refresh_steps=%v: must be an integer", who, rs)
+		}
+		if s.Dynamic {
+			s.Drop = get("drop", 0.5, 0, 1, false, false, "the death rate at the start of the run")
+		} else {
+			ns := get("num_samples", 16, 1, inf, false, true, "steps of squared batch gradients per Fisher estimate")
+			s.NumSamples = int(ns)
+			if err == nil && ns != float64(int(ns)) {
+				err = fmt.Errorf("%s: --param num_samples=%v: must be an integer", who, ns)
+			}
+		}
+		m = s
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k != 1 {
+		m = &Degree{Inner: m, K: k}
+	}
+	return m, nil
+}
+
+var inf = math.Inf(1)
+
+// params reads a method's --param values and remembers which were used,
+// so that a misspelt name is an error rather than silently ignored.
+type params struct {
+	who  string
+	m    map[string]float64
+	used map[string]bool
+}
+
+func newParams(who string, m map[string]float64) *params {
+	return &params{who: who, m: m, used: map[string]bool{}}
+}
+
+// get returns the named value or def, checked against [lo, hi] (open at an
+// end when loOpen / hiOpen).
+func (p *params) get(name string, def, lo, hi float64, loOpen, hiOpen bool, about string) (float64, error) {
+	p.used[name] = true
+	v, ok := p.m[name]
+	if !ok {
+		return def, nil
+	}
+	bad := math.IsNaN(v) || v < lo || v > hi || (loOpen && v == lo) || (hiOpen && v == hi)
+	if bad {
+		l, r := "[", "]"
+		if loOpen {
+			l = "("
+		}
+		if hiOpen {
+			r = ")"
+		}
+		return 0, fmt.Errorf("%s: --param %s=%v is outside the accepted range %s%v, %v%s (%s)", p.who, name, v, l, lo, hi, r, about)
+	}
+	return v, nil
+}
+
+// done reports parameters that no part of the method read.
+func (p *params) done() error {
+	var unknown, known []string
+	for k := range p.m {
+		if !p.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	for k := range p.used {
+		known = append(known, k)
+	}
+	sort.Strings(unknown)
+	sort.Strings(known)
+	acc := "none"
+	if len(known) > 0 {
+		acc = strings.Join(known, ", ")
+	}
+	return fmt.Errorf("%s: --param %s: not a parameter of this method (accepted: %s)", p.who, strings.Join(unknown, ", "), acc)
 }

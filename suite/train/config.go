@@ -41,6 +41,9 @@ type Config struct {
 	Device string     `json:"device"`
 
 	DataDir string `json:"-"`
+	// Checkpoint, when set, is a file the run saves its state to after
+	// every epoch and resumes from if it exists.
+	Checkpoint string `json:"-"`
 }
 
 // Defaults is the suite's default configuration: SPEC.md §3's optimizer

@@ -18,6 +18,12 @@ type Progress interface {
 	Done(r *Record)
 }
 
+// Resumer is a Progress that wants to know when a run continues from a
+// checkpoint after epoch/step (its ETA must count only the steps left).
+type Resumer interface {
+	Resume(epoch, step int)
+}
+
 // Silent ignores progress.
 type Silent struct{}
 
@@ -41,6 +47,7 @@ type clock struct {
 	start           time.Time
 	loss            float64 // exponential moving average of the step loss
 	seen            int
+	done            int // steps already done when this process started
 }
 
 func (c *clock) begin(total, perEpoch int) {
@@ -57,11 +64,11 @@ func (c *clock) observe(loss float64) {
 }
 
 func (c *clock) eta(step int) time.Duration {
-	if step == 0 {
+	if step <= c.done {
 		return 0
 	}
 	el := time.Since(c.start)
-	return time.Duration(float64(el) / float64(step) * float64(c.total-step)).Round(time.Second)
+	return time.Duration(float64(el) / float64(step-c.done) * float64(c.total-step)).Round(time.Second)
 }
 
 // Terminal redraws one status line: epoch, step, smoothed loss, ETA.
@@ -90,6 +97,11 @@ func (p *Terminal) Step(step, epoch int, loss float64) {
 	fmt.Fprintf(p.W, "\r[%s%s] %3d%% epoch %d step %d/%d loss %.4f ETA %s   ",
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*step/p.c.total,
 		epoch+1, step, p.c.total, p.c.loss, p.c.eta(step))
+}
+
+func (p *Terminal) Resume(epoch, step int) {
+	p.c.done = step
+	fmt.Fprintf(p.W, "resuming from the checkpoint after epoch %d (step %d)\n", epoch, step)
 }
 
 func (p *Terminal) Epoch(e Epoch) {
@@ -121,6 +133,11 @@ func (p *Lines) Step(step, epoch int, loss float64) {
 	}
 	p.last = time.Now()
 	p.Log.Info("progress", "epoch", epoch+1, "step", step, "of", p.c.total, "loss", fmt.Sprintf("%.4f", p.c.loss), "eta", p.c.eta(step).String())
+}
+
+func (p *Lines) Resume(epoch, step int) {
+	p.c.done = step
+	p.Log.Info("resuming from checkpoint", "epoch", epoch, "step", step)
 }
 
 func (p *Lines) Epoch(e Epoch) {

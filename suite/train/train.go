@@ -103,11 +103,27 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	var trainTime time.Duration
 	var pairs, expected float64
 	progress.Start(cfg, total, perEpoch)
-	sc := &optim.StepContext{Net: net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
+	sc := &optim.StepContext{Net: net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch, StepsPerEpoch: perEpoch, Pass: t.runPass}
 	if pe, ok := method.(interface{ ExpectedDeltaEta(total int) float64 }); ok {
 		expected = pe.ExpectedDeltaEta(total)
 	}
-	for e := 0; e < epochs; e++ {
+	first := 0
+	if cfg.Checkpoint != "" {
+		c, err := t.restore(cfg.Checkpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c != nil {
+			first, pairs, draws, rec.Epochs = c.Epoch, c.Pairs, c.Draws, c.Epochs
+			trainTime = time.Duration(c.TrainSeconds * float64(time.Second))
+			start = c.Start
+			rec.Provenance.Start = start
+			if r, ok := progress.(Resumer); ok {
+				r.Resume(c.Epoch, c.Step)
+			}
+		}
+	}
+	for e := first; e < epochs; e++ {
 		order := data.Order(trainSet.Len(), cfg.Seed, e)
 		epochStart := time.Now()
 		var lossSum float64
@@ -134,6 +150,13 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			Seconds: trainTime.Seconds(), Pairs: pairs}
 		rec.Epochs = append(rec.Epochs, ep)
 		progress.Epoch(ep)
+		if cfg.Checkpoint != "" {
+			c := &checkpoint{ID: rec.ID, Epoch: e + 1, Step: t.step, Pairs: pairs, Draws: draws,
+				Epochs: rec.Epochs, TrainSeconds: trainTime.Seconds(), Start: start}
+			if err := t.save(cfg.Checkpoint, c); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	rec.Steps = t.step
 	rec.Pairs = pairs
@@ -245,6 +268,9 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	}
 	per := t.per[:n]
 	loss := t.b.SoftmaxCrossEntropy(logits, labels, float32(t.cfg.Smoothing), d, per)
+	if o.ForwardOnly { // ESAM's ranking pass: losses only, G untouched
+		return optim.PassResult{Loss: loss, PerSample: per, Samples: n}
+	}
 	t.net.Backward(p, d)
 	if t.cfg.L2 > 0 {
 		t.b.Axpy(float32(t.cfg.L2), t.net.W, t.net.G)

@@ -145,3 +145,56 @@ func TestBadConfigsAreRefusedWithTheFlagNamed(t *testing.T) {
 		t.Errorf("unknown dataset: error %v", err)
 	}
 }
+
+// An interrupted run resumed from its checkpoint ends bit-identical to an
+// uninterrupted one.
+func TestResumeFromCheckpointIsBitIdentical(t *testing.T) {
+	tr, te := mnistSubset(t)
+	c := smokeConfig()
+	c.Steps, c.Epochs, c.Subset, c.TestSubset = 0, 3, 160, 50
+	c.Method.Name, c.Method.Rho = "sam", 0.05
+	full, netFull, err := RunModel(context.Background(), c, tr, te, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Checkpoint = t.TempDir() + "/run.ckpt"
+	// Stop the run during its second epoch: the first epoch's checkpoint
+	// is on disk, the second is lost.
+	ctx, cancel := context.WithCancel(context.Background())
+	stopper := &cancelAt{step: 15, cancel: cancel}
+	if _, _, err := RunModel(ctx, c, tr, te, stopper); err == nil {
+		t.Fatal("the interrupted run did not report its interruption")
+	}
+	resumed, netResumed, err := RunModel(context.Background(), c, tr, te, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range netFull.W.Data {
+		if netFull.W.Data[i] != netResumed.W.Data[i] {
+			t.Fatalf("weight %d: uninterrupted %v, resumed %v", i, netFull.W.Data[i], netResumed.W.Data[i])
+		}
+	}
+	if resumed.Pairs != full.Pairs || resumed.Draws != full.Draws || len(resumed.Epochs) != 3 ||
+		resumed.TestError != full.TestError {
+		t.Fatalf("resumed record differs: pairs %v/%v, epochs %d, error %v/%v",
+			resumed.Pairs, full.Pairs, len(resumed.Epochs), resumed.TestError, full.TestError)
+	}
+	// A checkpoint of another run is refused, not silently used.
+	c.Seed = 99
+	if _, err := RunOn(context.Background(), c, tr, te, nil); err == nil || !strings.Contains(err.Error(), "belongs to run") {
+		t.Fatalf("foreign checkpoint: error %v", err)
+	}
+}
+
+// cancelAt cancels the run's context when a given step completes.
+type cancelAt struct {
+	Silent
+	step   int
+	cancel func()
+}
+
+func (c *cancelAt) Step(step, _ int, _ float64) {
+	if step == c.step {
+		c.cancel()
+	}
+}

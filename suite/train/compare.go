@@ -1,0 +1,102 @@
+package train
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/optim"
+)
+
+// CompareResult is one method's line of a side-by-side timing.
+type CompareResult struct {
+	Label        string     `json:"label"`
+	Method       optim.Spec `json:"method"`
+	Steps        int        `json:"steps"`
+	MeanStepMS   float64    `json:"mean_step_ms"`
+	PairsPerStep float64    `json:"pairs_per_step"`
+	// RoundMS and RoundPairs are each round's mean step time and pairs
+	// per step, for the spread.
+	RoundMS    []float64 `json:"round_ms"`
+	RoundPairs []float64 `json:"round_pairs"`
+}
+
+// BenchCompare times several methods on cfg's model side by side: it
+// builds one trainer per method on the same synthetic batch and runs them
+// interleaved, steps/rounds steps of each per round, rotating which method
+// goes first, so that the machine's drift and other load fall on all of
+// them alike. Each method sees a run of `steps` steps (so p(t) spans the
+// whole schedule) and gets 2 untimed warm-up steps first.
+func BenchCompare(cfg Config, specs []optim.Spec, labels []string, steps, rounds int) ([]CompareResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if steps <= 0 || rounds <= 0 || steps%rounds != 0 {
+		return nil, fmt.Errorf("--bench-steps %d, --rounds %d: need positive numbers with the rounds dividing the steps", steps, rounds)
+	}
+	shape, ok := BenchShapes[cfg.Data]
+	if !ok {
+		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+	}
+	classes := 10
+	if cfg.Data == "cifar100" {
+		classes = 100
+	}
+	set := data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil)
+	cfg.Subset, cfg.Augment = 0, "none"
+	idx := make([]int, cfg.Batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	type entry struct {
+		t     *trainer
+		sc    *optim.StepContext
+		res   CompareResult
+		secs  float64
+		pairs float64
+	}
+	var es []*entry
+	for i, s := range specs {
+		c := cfg
+		c.Method = s
+		t, err := newTrainer(c, set)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", labels[i], err)
+		}
+		t.load(idx, 0)
+		sc := &optim.StepContext{Net: t.net, Total: steps, Seed: c.Seed, BatchSize: c.Batch, StepsPerEpoch: steps, Pass: t.runPass}
+		const warm = 2
+		for w := 0; w < warm; w++ {
+			t.methodStep(sc, steps)
+		}
+		t.step = 0
+		es = append(es, &entry{t: t, sc: sc, res: CompareResult{Label: labels[i], Method: s, Steps: steps}})
+	}
+	per := steps / rounds
+	for r := 0; r < rounds; r++ {
+		runtime.GC() // outside the timed region, so no method pays for another's garbage
+		for k := range es {
+			e := es[(r+k)%len(es)]
+			var pairs float64
+			t0 := time.Now()
+			for i := 0; i < per; i++ {
+				res := e.t.methodStep(e.sc, steps)
+				pairs += res.Pairs
+				e.t.step++
+			}
+			d := time.Since(t0).Seconds()
+			e.secs += d
+			e.pairs += pairs
+			e.res.RoundMS = append(e.res.RoundMS, 1e3*d/float64(per))
+			e.res.RoundPairs = append(e.res.RoundPairs, pairs/float64(per))
+		}
+	}
+	out := make([]CompareResult, len(es))
+	for i, e := range es {
+		e.res.MeanStepMS = 1e3 * e.secs / float64(steps)
+		e.res.PairsPerStep = e.pairs / float64(steps)
+		out[i] = e.res
+	}
+	return out, nil
+}
