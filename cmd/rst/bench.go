@@ -25,7 +25,7 @@ func runBench(args []string) error {
 	steps := fs.Int("bench-steps", 20, "timed steps (after 2 warm-up steps); --steps is the run length seen by schedules")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
-	rounds := fs.Int("rounds", 10, "with --compare: rounds the timed steps are split into")
+	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,10 +33,13 @@ func runBench(args []string) error {
 		cfg.Method.Params = params
 	}
 	if *compare != "" {
+		if *rounds == 0 {
+			*rounds = *steps
+		}
 		return runCompare(cfg, *compare, *steps, *rounds, *asJSON)
 	}
-	if cfg.Method.Rho == 0 && cfg.Method.Name != "sgd" {
-		cfg.Method.Rho = 0.05
+	if cfg.Method.Rho == 0 {
+		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
 	}
 	n := *steps
 	if cfg.Steps > 0 {
@@ -68,8 +71,8 @@ func compareSpec(item string, base optim.Spec) (optim.Spec, error) {
 	for k, v := range base.Params {
 		s.Params[k] = v
 	}
-	if s.Rho == 0 && name != "sgd" {
-		s.Rho = 0.05
+	if s.Rho == 0 {
+		s.Rho = optim.DefaultRho(name, base.Sharp)
 	}
 	switch {
 	case name == "rst" || name == "grst":

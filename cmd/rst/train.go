@@ -56,14 +56,14 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip the gradient at this global norm (0 = off)")
 	fs.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "label smoothing")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
-	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "the sharp step of rst/grst")
+	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")
 	fs.StringVar(&cfg.Method.Schedule, "schedule", cfg.Method.Schedule, "p(t) of rst/grst, e.g. constant:0.5, piecewise:0,0.5, cos1")
-	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "SAM radius ρ")
+	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "radius ρ of the sharp step (default 0.05; 0.5 for asam)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: data order, initialisation, draws")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper")
 	params := paramFlag{}
-	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable), e.g. k=5")
+	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): gnr gamma,normalized; asam eta; gsam alpha,rho_max,rho_min,lr_max,lr_min; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k")
 	return params
 }
 
@@ -83,8 +83,8 @@ func runTrain(args []string) error {
 	if len(params) > 0 {
 		cfg.Method.Params = params
 	}
-	if cfg.Method.Rho == 0 && cfg.Method.Name != "sgd" {
-		cfg.Method.Rho = 0.05
+	if cfg.Method.Rho == 0 {
+		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

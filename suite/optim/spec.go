@@ -268,3 +268,16 @@ func (p *params) done() error {
 	}
 	return fmt.Errorf("%s: --param %s: not a parameter of this method (accepted: %s)", p.who, strings.Join(unknown, ", "), acc)
 }
+
+// DefaultRho is the radius a method uses when none is given: ASAM's own
+// default 0.5 (its perturbation is scaled by |w|), SAM's usual 0.05 on
+// CIFAR otherwise (SPEC.md §1, §3); 0 for plain SGD.
+func DefaultRho(method, sharp string) float64 {
+	switch {
+	case method == "sgd":
+		return 0
+	case method == "asam" || sharp == "asam":
+		return 0.5
+	}
+	return 0.05
+}
