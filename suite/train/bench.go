@@ -45,20 +45,15 @@ func Bench(cfg Config, steps int) (*BenchResult, error) {
 	if steps <= 0 {
 		return nil, fmt.Errorf("--steps %d: need at least 1 timed step", steps)
 	}
-	shape, ok := BenchShapes[cfg.Data]
-	if !ok {
-		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+	set, err := benchSet(&cfg)
+	if err != nil {
+		return nil, err
 	}
-	classes := 10
-	if cfg.Data == "cifar100" {
-		classes = 100
-	}
-	set := data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil)
-	cfg.Subset, cfg.Augment = 0, "none"
 	t, err := newTrainer(cfg, set)
 	if err != nil {
 		return nil, err
 	}
+	shape := [3]int{set.H, set.W, set.C}
 	idx := make([]int, cfg.Batch)
 	for i := range idx {
 		idx[i] = i
@@ -109,6 +104,22 @@ func Bench(cfg Config, steps int) (*BenchResult, error) {
 	r.AllocBytesPerStep = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(steps)
 	r.PeakRSSMB = peakRSSMB()
 	return r, nil
+}
+
+// benchSet is a synthetic training set of cfg.Data's shape, two batches
+// long, so benchmarks need no data on disk; it turns off what would read
+// or transform real data.
+func benchSet(cfg *Config) (*data.Set, error) {
+	shape, ok := BenchShapes[cfg.Data]
+	if !ok {
+		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+	}
+	classes := 10
+	if cfg.Data == "cifar100" {
+		classes = 100
+	}
+	cfg.Subset, cfg.Augment = 0, "none"
+	return data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil), nil
 }
 
 func median(v []float64) float64 {

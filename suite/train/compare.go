@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/rst-bench/rst/suite/data"
 	"github.com/rst-bench/rst/suite/optim"
 )
 
@@ -36,16 +35,10 @@ func BenchCompare(cfg Config, specs []optim.Spec, labels []string, steps, rounds
 	if steps <= 0 || rounds <= 0 || steps%rounds != 0 {
 		return nil, fmt.Errorf("--bench-steps %d, --rounds %d: need positive numbers with the rounds dividing the steps", steps, rounds)
 	}
-	shape, ok := BenchShapes[cfg.Data]
-	if !ok {
-		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+	set, err := benchSet(&cfg)
+	if err != nil {
+		return nil, err
 	}
-	classes := 10
-	if cfg.Data == "cifar100" {
-		classes = 100
-	}
-	set := data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil)
-	cfg.Subset, cfg.Augment = 0, "none"
 	idx := make([]int, cfg.Batch)
 	for i := range idx {
 		idx[i] = i

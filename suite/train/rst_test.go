@@ -205,19 +205,6 @@ func TestVariantsOnTrainer(t *testing.T) {
 	}
 }
 
-// stopAt cancels a run's context when a given step completes.
-type stopAt struct {
-	Silent
-	step   int
-	cancel func()
-}
-
-func (s *stopAt) Step(step, _ int, _ float64) {
-	if step == s.step {
-		s.cancel()
-	}
-}
-
 // Methods that keep state across steps (LookSAM's g_v and count, SSAM's
 // mask, Fisher sum and count, GSAM's largest lr) resume from a checkpoint
 // to the weights an uninterrupted run ends with, inside RST too.
@@ -244,7 +231,7 @@ func TestStatefulMethodsResumeBitIdentical(t *testing.T) {
 		want := slices.Clone(get().net.W.Data)
 		cfg.Checkpoint = t.TempDir() + "/run.ckpt"
 		ctx, cancel := context.WithCancel(context.Background())
-		if _, err := RunOn(ctx, cfg, tr, te, &stopAt{step: 15, cancel: cancel}); err == nil {
+		if _, err := RunOn(ctx, cfg, tr, te, &cancelAt{step: 15, cancel: cancel}); err == nil {
 			t.Fatalf("%s: the interrupted run did not stop", m.Name)
 		}
 		resumed, err := RunOn(context.Background(), cfg, tr, te, nil)
