@@ -165,6 +165,16 @@ func gnrTarget(f Function, x []float64, gamma float64) []float64 {
 // gnrStep is the GNR step (1 − γ/ρ)g + (γ/ρ)g' with g' = ∇L(θ + ρ∇L/‖∇L‖);
 // with γ = pρ it is RST's expected gradient (1 − p)g + p·g' (equation 5).
 func gnrStep(f Function, x []float64, gamma, rho float64) []float64 {
+	g, gs := samGradients(f, x, rho)
+	k := gamma / rho
+	for i := range g {
+		g[i] = (1-k)*g[i] + k*gs[i]
+	}
+	return g
+}
+
+// samGradients returns g = ∇L(x) and the SAM gradient g' = ∇L(x + ρg/‖g‖).
+func samGradients(f Function, x []float64, rho float64) (g, gs []float64) {
 	d := f.Dim()
 	g, gs, xp := make([]float64, d), make([]float64, d), make([]float64, d)
 	f.Grad(g, x)
@@ -173,11 +183,7 @@ func gnrStep(f Function, x []float64, gamma, rho float64) []float64 {
 		xp[i] = x[i] + rho*g[i]/n
 	}
 	f.Grad(gs, xp)
-	k := gamma / rho
-	for i := range g {
-		g[i] = (1-k)*g[i] + k*gs[i]
-	}
-	return g
+	return g, gs
 }
 
 // orderFit is the least-squares slope of log err against log ρ.
@@ -232,14 +238,8 @@ func Equation5(fns []Function, draws int) []Check {
 	const p, rho = 0.3, 0.05
 	for _, f := range fns {
 		x := f.Start()
-		d := f.Dim()
-		g, gs, xp := make([]float64, d), make([]float64, d), make([]float64, d)
-		f.Grad(g, x)
+		g, gs := samGradients(f, x, rho)
 		n := norm(g)
-		for i := range xp {
-			xp[i] = x[i] + rho*g[i]/n
-		}
-		f.Grad(gs, xp)
 		hits := 0
 		for k := 0; k < draws; k++ {
 			if schedule.Draw(uint64(k+1), 0, p) {
