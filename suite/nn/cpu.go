@@ -17,6 +17,7 @@ import (
 type CPU struct {
 	col     []float32 // im2col workspace, shared by convolution calls
 	partial []float64 // per-chunk partial sums of reductions
+	sums    []float64 // column sums of SumRows
 	bnBuf   []float64 // per-channel sums of batch-norm
 	bnAff   []float32 // per-channel scale and shift of batch-norm
 	bnK     []float32
@@ -131,19 +132,17 @@ func (c *CPU) Dot(x, y *Tensor) float64 {
 	return s
 }
 
-func (c *CPU) partials(n int) []float64 {
-	if cap(c.partial) < n {
-		c.partial = make([]float64, n)
+// scratch returns the first n elements of *buf, growing it when it is too
+// small: every workspace of the backend is reused from call to call.
+func scratch[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
 	}
-	return c.partial[:n]
+	return (*buf)[:n]
 }
 
-func (c *CPU) colBuffer(n int) []float32 {
-	if cap(c.col) < n {
-		c.col = make([]float32, n)
-	}
-	return c.col[:n]
-}
+func (c *CPU) partials(n int) []float64  { return scratch(&c.partial, n) }
+func (c *CPU) colBuffer(n int) []float32 { return scratch(&c.col, n) }
 
 func trans(t bool) blas.Transpose {
 	if t {
@@ -182,55 +181,35 @@ func (c *CPU) AddRowVector(y, v *Tensor) {
 	})
 }
 
-// columnSums adds the rows of the R×C matrix x (times w when w is non-nil,
-// element by element) into per-chunk float64 partials and combines them in
-// order: out[j] = Σ_r x[r,j]·w[r,j].
-func (c *CPU) columnSums(x, w []float32, rows, cols int, out []float64) {
+// columnSums adds the rows of the R×C matrix x into per-chunk float64
+// partials and combines them in order: out[j] = Σ_r x[r,j].
+func (c *CPU) columnSums(x []float32, rows, cols int, out []float64) {
 	nc := (rows + reduceChunk - 1) / reduceChunk
 	part := c.partials(nc * cols)
 	parallelFor(nc, 1, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			p := part[k*cols : (k+1)*cols]
-			for j := range p {
-				p[j] = 0
-			}
+			clear(p)
 			end := min((k+1)*reduceChunk, rows)
 			for r := k * reduceChunk; r < end; r++ {
-				xr := x[r*cols : (r+1)*cols]
-				if w == nil {
-					for j, v := range xr {
-						p[j] += float64(v)
-					}
-				} else {
-					wr := w[r*cols : (r+1)*cols]
-					for j, v := range xr {
-						p[j] += float64(v) * float64(wr[j])
-					}
+				for j, v := range x[r*cols : (r+1)*cols] {
+					p[j] += float64(v)
 				}
 			}
 		}
 	})
-	for j := range out[:cols] {
-		out[j] = 0
-	}
+	clear(out[:cols])
 	for k := 0; k < nc; k++ {
-		p := part[k*cols : (k+1)*cols]
-		for j := range p {
-			out[j] += p[j]
+		for j, v := range part[k*cols : (k+1)*cols] {
+			out[j] += v
 		}
 	}
 }
 
 func (c *CPU) SumRows(dy, dv *Tensor, beta float32) {
 	cols := dv.Len()
-	var buf [64]float64
-	sums := buf[:0]
-	if cols <= len(buf) {
-		sums = buf[:cols]
-	} else {
-		sums = make([]float64, cols)
-	}
-	c.columnSums(dy.Data, nil, dy.Len()/cols, cols, sums)
+	sums := scratch(&c.sums, cols)
+	c.columnSums(dy.Data, dy.Len()/cols, cols, sums)
 	for j := range sums {
 		dv.Data[j] = beta*dv.Data[j] + float32(sums[j])
 	}

@@ -432,19 +432,15 @@ func (c *CPU) GlobalAvgPoolBackward(dy, dx *Tensor) {
 
 // bnStats holds per-channel float64 sums for batch-norm, sized once.
 func (c *CPU) bnScratch(ch int) (a, b []float64) {
-	s := c.bnBuf
-	if cap(s) < 2*ch {
-		s = make([]float64, 2*ch)
-		c.bnBuf = s
-	}
-	return s[:ch], s[ch : 2*ch]
+	s := scratch(&c.bnBuf, 2*ch)
+	return s[:ch], s[ch:]
 }
 
 func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	sum, sq := c.bnScratch(ch)
-	c.columnSums(x.Data, nil, rows, ch, sum)
+	c.columnSums(x.Data, rows, ch, sum)
 	for k := range ch {
 		mean.Data[k] = float32(sum[k] / float64(rows))
 	}
@@ -511,12 +507,8 @@ func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps floa
 }
 
 func (c *CPU) bnAffine(ch int) (a, b []float32) {
-	s := c.bnAff
-	if cap(s) < 2*ch {
-		s = make([]float32, 2*ch)
-		c.bnAff = s
-	}
-	return s[:ch], s[ch : 2*ch]
+	s := scratch(&c.bnAff, 2*ch)
+	return s[:ch], s[ch:]
 }
 
 // bnGradSums computes, per channel, Σ g and Σ g·x where g is dy masked by
@@ -526,7 +518,7 @@ func (c *CPU) bnAffine(ch int) (a, b []float32) {
 func (c *CPU) bnGradSums(x, y, dy []float32, rows, ch int, relu bool, sg, sgx []float64) {
 	nc := (rows + reduceChunk - 1) / reduceChunk
 	part := c.partials(2 * nc * ch)
-	scratch := c.bnChunkScratch(2 * ch * runtime.GOMAXPROCS(0))
+	scratch := scratch(&c.bnChunk, 2*ch*runtime.GOMAXPROCS(0))
 	var next atomic.Int32
 	parallelFor(nc, 1, func(lo, hi int) {
 		w := int(next.Add(1)) - 1
@@ -580,13 +572,6 @@ func reluMask(d, y float32) float32 {
 	return math.Float32frombits(math.Float32bits(d) & m)
 }
 
-func (c *CPU) bnChunkScratch(n int) []float32 {
-	if cap(c.bnChunk) < n {
-		c.bnChunk = make([]float32, n)
-	}
-	return c.bnChunk[:n]
-}
-
 // BatchNormBackward uses dβ = Σg, dγ = Σg·x̂ and
 // dx = γ/σ·(g − dβ/R − x̂·dγ/R), with x̂ recomputed from x and g = dy
 // (masked by the fused ReLU's y > 0).
@@ -596,7 +581,7 @@ func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbe
 	sg, sgx := c.bnScratch(ch)
 	c.bnGradSums(x.Data, y.Data, dy.Data, rows, ch, relu, sg, sgx)
 	gs, k1 := c.bnAffine(ch)
-	k2 := c.bnK2(ch)
+	k2 := scratch(&c.bnK, ch)
 	for j := range ch {
 		is := 1 / math.Sqrt(float64(variance.Data[j])+float64(eps))
 		m := float64(mean.Data[j])
@@ -630,11 +615,4 @@ func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbe
 			}
 		}
 	})
-}
-
-func (c *CPU) bnK2(ch int) []float32 {
-	if cap(c.bnK) < ch {
-		c.bnK = make([]float32, ch)
-	}
-	return c.bnK[:ch]
 }

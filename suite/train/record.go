@@ -98,14 +98,12 @@ func cpuModel() string {
 	if err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				return strings.TrimSpace(v) + " ×" + itoa(runtime.NumCPU())
+				return strings.TrimSpace(v) + " ×" + strconv.Itoa(runtime.NumCPU())
 			}
 		}
 	}
-	return runtime.GOARCH + " ×" + itoa(runtime.NumCPU())
+	return runtime.GOARCH + " ×" + strconv.Itoa(runtime.NumCPU())
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // encodeDraws packs the draws into a compact string.
 func encodeDraws(draws []bool) string {
