@@ -19,6 +19,35 @@ type Spec struct {
 	Schedule string             `json:"schedule,omitempty"` // p(t) of rst/grst
 	Rho      float64            `json:"rho,omitempty"`
 	Params   map[string]float64 `json:"params,omitempty"` // variant-specific (k, alpha, eta, ...)
+
+	// resolved, when not nil, receives every parameter a constructor
+	// reads, given or defaulted (see Resolve).
+	resolved map[string]float64
+}
+
+// Resolve returns s with every default filled in: the radius, the sharp
+// step of rst/grst, and each parameter the method reads with the value it
+// would use. A run's identity is computed from the resolved spec, so a
+// changed default gives a new run id instead of silently reusing a result.
+func Resolve(s Spec) (Spec, error) {
+	if s.Rho == 0 {
+		s.Rho = DefaultRho(s.Name, s.Sharp)
+	}
+	if (s.Name == "rst" || s.Name == "grst") && s.Sharp == "" {
+		s.Sharp = "sam"
+		if s.Name == "grst" {
+			s.Sharp = "gnr"
+		}
+	}
+	s.resolved = map[string]float64{}
+	if _, err := New(s, nil); err != nil {
+		return Spec{}, err
+	}
+	s.Params, s.resolved = s.resolved, nil
+	if len(s.Params) == 0 {
+		s.Params = nil
+	}
+	return s, nil
 }
 
 // constructor builds a method for a network from its spec.
@@ -69,12 +98,12 @@ var SharpNames = []string{"sam", "gnr", "asam", "gsam", "looksam", "esam", "ssam
 
 func init() {
 	registerMethod("sgd", func(s Spec, _ *nn.Net) (Method, error) {
-		p := newParams("sgd", s.Params)
+		p := newParams("sgd", s)
 		return Plain{}, p.done()
 	})
 	for _, name := range SharpNames {
 		registerMethod(name, func(s Spec, _ *nn.Net) (Method, error) {
-			p := newParams(name, s.Params)
+			p := newParams(name, s)
 			m, err := buildSharp(name, name, s.Rho, p, 1)
 			if err != nil {
 				return nil, err
@@ -106,7 +135,7 @@ func buildRST(s Spec, g bool) (Method, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: --schedule: %w", who, err)
 	}
-	p := newParams(who+" --sharp "+sharp, s.Params)
+	p := newParams(who+" --sharp "+sharp, s)
 	k := 1.0
 	if g {
 		if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of SPEC.md §1"); err != nil {
@@ -215,13 +244,14 @@ var inf = math.Inf(1)
 // params reads a method's --param values and remembers which were used,
 // so that a misspelt name is an error rather than silently ignored.
 type params struct {
-	who  string
-	m    map[string]float64
-	used map[string]bool
+	who      string
+	m        map[string]float64
+	used     map[string]bool
+	resolved map[string]float64 // nil unless resolving
 }
 
-func newParams(who string, m map[string]float64) *params {
-	return &params{who: who, m: m, used: map[string]bool{}}
+func newParams(who string, s Spec) *params {
+	return &params{who: who, m: s.Params, used: map[string]bool{}, resolved: s.resolved}
 }
 
 // get returns the named value or def, checked against [lo, hi] (open at an
@@ -230,6 +260,9 @@ func (p *params) get(name string, def, lo, hi float64, loOpen, hiOpen bool, abou
 	p.used[name] = true
 	v, ok := p.m[name]
 	if !ok {
+		if p.resolved != nil {
+			p.resolved[name] = def
+		}
 		return def, nil
 	}
 	bad := math.IsNaN(v) || v < lo || v > hi || (loOpen && v == lo) || (hiOpen && v == hi)
@@ -242,6 +275,9 @@ func (p *params) get(name string, def, lo, hi float64, loOpen, hiOpen bool, abou
 			r = ")"
 		}
 		return 0, fmt.Errorf("%s: --param %s=%v is outside the accepted range %s%v, %v%s (%s)", p.who, name, v, l, lo, hi, r, about)
+	}
+	if p.resolved != nil {
+		p.resolved[name] = v
 	}
 	return v, nil
 }
