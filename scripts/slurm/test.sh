@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# End-to-end check of `rst plan --slurm` on a real (one-node, local) Slurm;
+# what `make test-slurm` runs. Needs root (it starts Slurm) and jq.
+#
+# 1. builds bin/rst and starts the local Slurm (start-local.sh);
+# 2. submits `rst plan table3 --profile smoke --seeds 2 --results DIR --slurm`
+#    to sbatch and waits for the array job (at most RST_SLURM_TIMEOUT s, 600);
+# 3. checks that every task exited 0, that DIR holds exactly one record per
+#    planned run and none twice, that a second plan finds nothing to do, and
+#    that `rst render` prints the table from DIR.
+#
+#   scripts/slurm/test.sh          the real thing
+#   scripts/slurm/test.sh --fake   the Slurm side only: fake-plan.sh's tasks
+#                                  write a stub record instead of training
+# Environment: RST_SLURM_RESULTS=DIR uses (and keeps) that store;
+# RST_SLURM_KEEP=1 keeps the temporary store and logs after a pass.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+fake=no
+for a in "$@"; do
+	case $a in
+	--fake) fake=yes ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test-slurm: unknown argument '$a' (only --fake)" >&2; exit 2 ;;
+	esac
+done
+
+TARGET=table3 PROFILE=smoke SEEDS=2
+TIMEOUT=${RST_SLURM_TIMEOUT:-600}
+t0=$SECONDS
+step() { printf 'test-slurm [%4ds] %s\n' $((SECONDS - t0)) "$*"; }
+fail() { printf 'test-slurm [%4ds] FAIL: %s\n' $((SECONDS - t0)) "$*" >&2; exit 1; }
+
+command -v jq >/dev/null || fail "jq is needed to read the run records: apt-get install jq"
+[[ $EUID -eq 0 ]] || fail "must run as root (it starts slurmctld and slurmd); try: sudo $0"
+
+keep=${RST_SLURM_KEEP:-}
+if [[ -n ${RST_SLURM_RESULTS:-} ]]; then
+	DIR=$(realpath -m "$RST_SLURM_RESULTS")
+	keep=1
+else
+	DIR=$(mktemp -d /tmp/rst-slurm-store.XXXXXX)
+fi
+WORK=$(mktemp -d /tmp/rst-slurm-work.XXXXXX)
+JOB=
+passed=no
+cleanup() {
+	if [[ $passed == yes && -z $keep ]]; then
+		rm -rf "$DIR" "$WORK"
+	else
+		echo "test-slurm: kept the store $DIR and the scripts and logs in $WORK" >&2
+	fi
+}
+trap cleanup EXIT
+
+# plan FILE: write the job script that plans the target's missing runs.
+if [[ $fake == yes ]]; then
+	plan() { "$ROOT/scripts/slurm/fake-plan.sh" "$DIR" 4 >"$1"; }
+else
+	step "make build"
+	make -s build
+	RST=$ROOT/bin/rst
+	if "$RST" plan -h 2>&1 | grep -q 'unknown command'; then
+		fail "bin/rst has no 'plan' command yet"
+	fi
+	plan() { "$RST" plan "$TARGET" --profile "$PROFILE" --seeds "$SEEDS" --results "$DIR" --slurm >"$1"; }
+fi
+
+step "start the local Slurm"
+"$ROOT/scripts/slurm/start-local.sh"
+
+step "plan: $TARGET --profile $PROFILE --seeds $SEEDS --results $DIR"
+plan "$WORK/plan.sh" || fail "the plan command failed (exit $?); its script so far is in $WORK/plan.sh"
+
+# --- What the script promises: an array 0-K over IDS, one output file each.
+ids_line=$(grep -E '^[[:space:]]*IDS=\(' "$WORK/plan.sh" | head -1 || true)
+[[ -n $ids_line ]] || fail "the plan script has no IDS=(...) line; see $WORK/plan.sh"
+[[ $ids_line =~ \)[[:space:]]*$ ]] || fail "IDS=(...) must be on one line: $ids_line"
+read -r -a IDS <<<"$(sed -E "s/^[[:space:]]*IDS=\((.*)\)[[:space:]]*$/\1/; s/[\"']//g" <<<"$ids_line")"
+n=${#IDS[@]}
+((n > 0)) || fail "the plan lists no runs, but the store $DIR was empty"
+[[ $(printf '%s\n' "${IDS[@]}" | sort -u | wc -l) -eq $n ]] || fail "the plan lists a run id twice: ${IDS[*]}"
+grep -qE "^#SBATCH --array=0-$((n - 1))(%[0-9]+)?$" "$WORK/plan.sh" ||
+	fail "want '#SBATCH --array=0-$((n - 1))' for $n runs, got: $(grep -E '^#SBATCH --array' "$WORK/plan.sh" || echo none)"
+out_pat=$(sed -n 's/^#SBATCH --output=//p' "$WORK/plan.sh" | head -1)
+[[ $out_pat == *%A* && $out_pat == *%a* ]] ||
+	fail "want '#SBATCH --output=DIR/slurm/%A_%a.out', got '${out_pat:-none}'"
+out_dir=$(dirname "$out_pat")
+# Slurm does not create the output directory; a task without one fails
+# before its first line runs, with nothing written anywhere.
+[[ -d $out_dir ]] || fail "the output directory $out_dir does not exist after planning; Slurm will not create it"
+step "planned $n runs: ${IDS[*]}"
+
+step "sbatch --parsable < plan.sh"
+JOB=$(sbatch --parsable <"$WORK/plan.sh") || fail "sbatch refused the plan script ($WORK/plan.sh)"
+JOB=${JOB%%;*}
+echo "Submitted batch job $JOB"
+squeue -j "$JOB" || true
+
+# --- Wait until no task of the array is pending or running. Without
+# accounting storage there is no sacct; squeue lists only live jobs.
+deadline=$((SECONDS + TIMEOUT))
+last=
+while :; do
+	live=$(squeue -h -r -j "$JOB" -o %T 2>/dev/null | sort | uniq -c | awk '{printf "%s %s, ", $1, tolower($2)}' || true)
+	[[ -z $live ]] && break
+	if [[ $live != "$last" ]]; then step "job $JOB: ${live%, }"; last=$live; fi
+	if ((SECONDS > deadline)); then
+		squeue -j "$JOB" >&2 || true
+		scancel "$JOB" || true
+		fail "job $JOB still running after ${TIMEOUT}s (set RST_SLURM_TIMEOUT); cancelled it; task logs in $out_dir"
+	fi
+	sleep 2
+done
+step "job $JOB finished"
+
+# --- Every task COMPLETED with exit 0:0, read from the controller (finished
+# jobs stay there for MinJobAge seconds: 3600 in start-local's config).
+out_file() { local f=${out_pat//%A/$JOB}; echo "${f//%a/$1}"; }
+declare -A st ec
+while read -r task state code; do
+	st[$task]=$state ec[$task]=$code
+done < <(scontrol show job -o "$JOB" 2>/dev/null | awk '{
+	t = s = e = "";
+	for (i = 1; i <= NF; i++) {
+		split($i, kv, "=");
+		if (kv[1] == "ArrayTaskId") t = kv[2];
+		else if (kv[1] == "JobState") s = kv[2];
+		else if (kv[1] == "ExitCode") e = kv[2];
+	}
+	if (t != "") print t, s, e }')
+bad=()
+for ((i = 0; i < n; i++)); do
+	f=$(out_file "$i")
+	if [[ ! -s $f ]]; then
+		bad+=("task $i (${IDS[i]}): no output file $f")
+	elif [[ ${#st[@]} -gt 0 && (${st[$i]:-} != COMPLETED || ${ec[$i]:-} != 0:0) ]]; then
+		bad+=("task $i (${IDS[i]}): state ${st[$i]:-unknown}, exit ${ec[$i]:-unknown}; last lines of $f:
+$(tail -5 "$f" | sed 's/^/    /')")
+	fi
+done
+[[ ${#st[@]} -gt 0 ]] || step "warning: scontrol no longer knows job $JOB; judging by the output files alone"
+((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
+step "all $n tasks exited 0"
+
+# --- The store: exactly one record per planned run, each started once.
+declare -A count
+starts=()
+while IFS=$'\t' read -r id start; do
+	count[$id]=$((${count[$id]:-0} + 1))
+	starts+=("$start")
+done < <(find "$DIR" -path "$out_dir" -prune -o -type f -name '*.json' -print0 |
+	xargs -0 -r jq -r 'select(type == "object" and has("id") and .provenance.start != null)
+		| [.id, .provenance.start] | @tsv' 2>/dev/null)
+bad=()
+for id in "${IDS[@]}"; do
+	[[ ${count[$id]:-0} -eq 1 ]] || bad+=("run $id has ${count[$id]:-0} records, want 1")
+done
+for id in "${!count[@]}"; do
+	printf '%s\n' "${IDS[@]}" | grep -qxF "$id" || bad+=("record of run $id, which the plan did not list")
+done
+((${#bad[@]} == 0)) || fail "store $DIR: $(printf '%s; ' "${bad[@]}")"
+dup=$(printf '%s\n' "${starts[@]}" | sort | uniq -d)
+[[ -z $dup ]] || fail "two records share provenance.start $dup: a run ran twice"
+# No task found its run already done: every run was trained by its own task.
+skips=$(cat "$(dirname "$out_pat")/${JOB}"_*.out | grep -E '^skip .*: done' || true)
+[[ -z $skips ]] || fail "tasks skipped runs in a fresh store: $skips"
+step "store holds one record for each of the $n runs, provenance.start all distinct"
+
+# --- Planning again finds nothing to run.
+plan "$WORK/plan2.sh" || fail "the second plan failed (exit $?)"
+! grep -qE '^#SBATCH --array' "$WORK/plan2.sh" ||
+	fail "the second plan still submits an array: $(grep -E '^#SBATCH --array|^[[:space:]]*IDS=' "$WORK/plan2.sh")"
+msg=$(bash "$WORK/plan2.sh" 2>&1) || fail "the nothing-to-do script exits non-zero: $msg"
+step "second plan: nothing to do (${msg:-no message})"
+
+if [[ $fake == no ]]; then
+	step "render $TARGET from $DIR"
+	"$RST" render "$TARGET" --profile "$PROFILE" --seeds "$SEEDS" --results "$DIR" >"$WORK/render.txt" 2>&1 ||
+		fail "rst render failed: $(cat "$WORK/render.txt")"
+	[[ $(grep -c . "$WORK/render.txt") -ge 3 ]] || fail "rst render printed no table: $(cat "$WORK/render.txt")"
+	cat "$WORK/render.txt"
+fi
+passed=yes
+step "PASS ($n runs on Slurm job $JOB)"
