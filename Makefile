@@ -9,7 +9,7 @@ endif
 GO ?= go
 RST := bin/rst
 
-.PHONY: build test test-long train-mnist theory bench vet clean
+.PHONY: build test test-long test-slurm train-mnist theory bench vet clean
 
 build:
 	$(GO) build $(TAGS) -o $(RST) ./cmd/rst
@@ -23,6 +23,10 @@ test:
 # The long checks too (cost ratios, 3-epoch MNIST comparisons).
 test-long:
 	$(GO) test $(TAGS) -count=1 -timeout 60m ./...
+
+# rst plan --slurm end to end on a one-node Slurm started here (root; scripts/slurm/README.md).
+test-slurm:
+	scripts/slurm/test.sh
 
 # The main job on the embedded default: the small CNN on MNIST, one epoch.
 train-mnist: build
