@@ -165,7 +165,7 @@ done
 dup=$(printf '%s\n' "${starts[@]}" | sort | uniq -d)
 [[ -z $dup ]] || fail "two records share provenance.start $dup: a run ran twice"
 # No task found its run already done: every run was trained by its own task.
-skips=$(cat "$(dirname "$out_pat")/${JOB}"_*.out | grep -E '^skip .*: done' || true)
+skips=$(for ((i = 0; i < n; i++)); do cat "$(out_file "$i")"; done | grep -E '^skip .*: done' || true)
 [[ -z $skips ]] || fail "tasks skipped runs in a fresh store: $skips"
 step "store holds one record for each of the $n runs, provenance.start all distinct"
 
