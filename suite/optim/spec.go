@@ -39,6 +39,11 @@ func Resolve(s Spec) (Spec, error) {
 			s.Sharp = "gnr"
 		}
 	}
+	if s.Name != "sgd" && s.Name != "rst" && s.Name != "grst" && !slices.Contains(SharpNames, s.Name) {
+		// A method registered from outside optim may need a network to be
+		// built; its spec is recorded as given.
+		return s, nil
+	}
 	s.resolved = map[string]float64{}
 	if _, err := New(s, nil); err != nil {
 		return Spec{}, err

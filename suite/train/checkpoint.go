@@ -1,13 +1,14 @@
 package train
 
 import (
+	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
+	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/optim"
 )
@@ -24,6 +25,7 @@ type checkpoint struct {
 	Epochs       []Epoch
 	TrainSeconds float64
 	Start        time.Time
+	Resumed      int
 	AdamSteps    int
 	Weights      []float32
 	Stats        []float32
@@ -72,34 +74,36 @@ func (t *trainer) save(path string, c *checkpoint) error {
 	if a, ok := t.base.(*optim.AdamW); ok {
 		c.AdamSteps = a.StepCount()
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(c); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	if err := gob.NewEncoder(f).Encode(c); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+	if err := durable.WriteChecked(path, checkpointMagic, buf.Bytes()); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
+
+// checkpointMagic heads every checkpoint file with its format version; the
+// checksum after it covers the whole state, so a flipped bit or a torn
+// file is refused instead of silently changing the run's result.
+const checkpointMagic = "RSTCKPT1"
 
 // restore loads path into the trainer, or returns (nil, nil) when there is
 // no checkpoint yet.
 func (t *trainer) restore(path string) (*checkpoint, error) {
-	f, err := os.Open(path)
+	payload, err := durable.ReadChecked(path, checkpointMagic)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	if errors.Is(err, durable.ErrCorrupt) {
+		return nil, fmt.Errorf("checkpoint %v: delete it to start the run afresh", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	defer f.Close()
 	var c checkpoint
-	if err := gob.NewDecoder(f).Decode(&c); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&c); err != nil {
 		return nil, fmt.Errorf("checkpoint %s is unreadable (%v): delete it to start the run afresh", path, err)
 	}
 	if c.ID != t.cfg.ID() {

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/rst-bench/rst/suite/models"
 	"github.com/rst-bench/rst/suite/optim"
 )
 
@@ -15,7 +17,10 @@ import (
 type Config struct {
 	Profile string `json:"profile"` // smoke, cpu or paper: printed on every table
 
-	Model      string `json:"model"`
+	Model string `json:"model"`
+	// ModelAbout is the model's description (models.About): part of the
+	// identity, so a changed architecture behind the same name is a new run.
+	ModelAbout string `json:"model_about,omitempty"`
 	Data       string `json:"data"`
 	Subset     int    `json:"subset,omitempty"`      // training samples used, 0 = all
 	TestSubset int    `json:"test_subset,omitempty"` // test samples used, 0 = all
@@ -57,14 +62,34 @@ func Defaults() Config {
 	}
 }
 
-// ID is a short hash of the canonical JSON of the config.
+// ID is a short hash of the canonical JSON of the config. Callers hash a
+// resolved config (see Resolved) so that every default is part of it.
 func (c Config) ID() string {
 	b, err := json.Marshal(c) // struct fields marshal in a fixed order; maps are sorted
 	if err != nil {
-		panic(err)
+		// Only a non-finite number fails to marshal, and Validate refuses
+		// those; hash the Go syntax rather than crash if one slips through.
+		b = fmt.Appendf(nil, "%#v", c)
 	}
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:8])
+}
+
+// Resolved returns the config with every default filled in: the method's
+// radius and parameters (optim.Resolve) and the model's description. A run
+// is identified by its resolved config.
+func (c Config) Resolved() (Config, error) {
+	m, err := optim.Resolve(c.Method)
+	if err != nil {
+		return c, err
+	}
+	c.Method = m
+	about := models.About(c.Model)
+	if about == "" {
+		return c, fmt.Errorf("--model %q: unknown model; choose one of %s", c.Model, strings.Join(models.Names(), ", "))
+	}
+	c.ModelAbout = about
+	return c, nil
 }
 
 // Validate catches the mistakes a user can make on the command line, with

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -14,12 +16,53 @@ import (
 	"time"
 )
 
+// Metric is a measured number that may be NaN or infinite (a diverged
+// run's loss). JSON has no such numbers, so they are written as the strings
+// "NaN", "+Inf" and "-Inf": a record can always be written and read back.
+type Metric float64
+
+// MarshalJSON writes finite values as numbers and the others as strings.
+func (m Metric) MarshalJSON() ([]byte, error) {
+	v := float64(m)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (m *Metric) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*m = Metric(math.NaN())
+	case `"+Inf"`, `"Inf"`:
+		*m = Metric(math.Inf(1))
+	case `"-Inf"`:
+		*m = Metric(math.Inf(-1))
+	default:
+		v, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return fmt.Errorf("metric %s: want a number, \"NaN\", \"+Inf\" or \"-Inf\"", b)
+		}
+		*m = Metric(v)
+	}
+	return nil
+}
+
+// Finite reports whether m is an ordinary number.
+func (m Metric) Finite() bool { return !math.IsNaN(float64(m)) && !math.IsInf(float64(m), 0) }
+
 // Epoch is the state of a run after one epoch.
 type Epoch struct {
 	Epoch     int     `json:"epoch"`
-	TrainLoss float64 `json:"train_loss"` // mean first-pass loss over the epoch's steps
-	TestLoss  float64 `json:"test_loss"`
-	TestError float64 `json:"test_error"` // percent
+	TrainLoss Metric  `json:"train_loss"` // mean first-pass loss over the epoch's steps
+	TestLoss  Metric  `json:"test_loss"`
+	TestError Metric  `json:"test_error"` // percent
 	Seconds   float64 `json:"seconds"`    // wall time since the run started, evaluation excluded
 	Pairs     float64 `json:"pairs"`      // forward-backward pairs so far
 }
@@ -30,8 +73,11 @@ type Record struct {
 	ID        string  `json:"id"`
 	Config    Config  `json:"config"`
 	Epochs    []Epoch `json:"epochs"`
-	TestError float64 `json:"test_error"` // percent, at the end of the run
-	TestLoss  float64 `json:"test_loss"`
+	TestError Metric  `json:"test_error"` // percent, at the end of the run; NaN when diverged
+	TestLoss  Metric  `json:"test_loss"`
+	// Diverged is set when the loss became NaN or infinite: the run stopped
+	// there and its test metrics are NaN. Tables mark it, never average it.
+	Diverged *Divergence `json:"diverged,omitempty"`
 
 	Steps int `json:"steps"`
 	// Pairs counts the forward-backward passes actually run (a partial
@@ -49,21 +95,32 @@ type Record struct {
 	Provenance   Provenance `json:"provenance"`
 }
 
+// Divergence is where a run's loss stopped being a number.
+type Divergence struct {
+	Step  int    `json:"step"`  // 0-based step whose loss was not finite
+	Epoch int    `json:"epoch"` // 1-based epoch of that step
+	Loss  Metric `json:"loss"`
+}
+
 // Provenance says where and with what a run ran.
 type Provenance struct {
-	GitCommit string    `json:"git_commit,omitempty"`
+	GitCommit string    `json:"git_commit"`
 	GoVersion string    `json:"go_version"`
-	Backend   string    `json:"backend"`
+	Backend   string    `json:"backend"` // the engine backend and its BLAS
+	Device    string    `json:"device"`
+	Threads   int       `json:"threads"` // GOMAXPROCS
 	CPU       string    `json:"cpu"`
 	Host      string    `json:"host,omitempty"`
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
+	// Resumed counts the times the run continued from a checkpoint.
+	Resumed int `json:"resumed,omitempty"`
 }
 
-func provenance(backend string, start time.Time) Provenance {
+func provenance(backend, device string, start time.Time) Provenance {
 	host, _ := os.Hostname()
-	return Provenance{GitCommit: gitCommit(), GoVersion: runtime.Version(), Backend: backend,
-		CPU: cpuModel(), Host: host, Start: start}
+	return Provenance{GitCommit: gitCommit(), GoVersion: runtime.Version(), Backend: backend, Device: device,
+		Threads: runtime.GOMAXPROCS(0), CPU: cpuModel(), Host: host, Start: start}
 }
 
 // gitCommit is the VCS revision stamped into the binary by go build, or

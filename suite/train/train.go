@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/models"
 	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/optim"
@@ -77,8 +78,24 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	cfg, err := cfg.Resolved()
+	if err != nil {
+		return nil, nil, err
+	}
 	if progress == nil {
 		progress = Silent{}
+	}
+	if cfg.Checkpoint != "" {
+		// Fail now, not after an epoch of training, when the checkpoint
+		// cannot be written; and let one process at a time use it.
+		if err := durable.CheckWritable(cfg.Checkpoint); err != nil {
+			return nil, nil, fmt.Errorf("--checkpoint: %w", err)
+		}
+		lock, err := durable.TryLock(cfg.Checkpoint+".lock", "checkpoint "+cfg.Checkpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer lock.Unlock()
 	}
 	t, err := newTrainer(cfg, trainSet)
 	if err != nil {
@@ -98,7 +115,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	epochs := (total + perEpoch - 1) / perEpoch
 
 	start := time.Now()
-	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), start)}
+	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), cfg.Device, start)}
 	draws := make([]bool, 0, total)
 	var trainTime time.Duration
 	var pairs, expected float64
@@ -118,12 +135,13 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			trainTime = time.Duration(c.TrainSeconds * float64(time.Second))
 			start = c.Start
 			rec.Provenance.Start = start
+			rec.Provenance.Resumed = c.Resumed + 1
 			if r, ok := progress.(Resumer); ok {
 				r.Resume(c.Epoch, c.Step)
 			}
 		}
 	}
-	for e := first; e < epochs; e++ {
+	for e := first; e < epochs && rec.Diverged == nil; e++ {
 		order := data.Order(trainSet.Len(), cfg.Seed, e)
 		epochStart := time.Now()
 		var lossSum float64
@@ -135,7 +153,14 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
 			res := t.methodStep(sc, total)
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-				return nil, nil, fmt.Errorf("step %d (epoch %d): the loss is %v: training diverged; lower --lr (now %g) or check --clip", t.step, e+1, res.Loss, cfg.LR)
+				// A diverged run is a result, not a failure: it stops here
+				// and is recorded as diverged, so that it is never re-run
+				// as if missing nor averaged into a table.
+				rec.Diverged = &Divergence{Step: t.step, Epoch: e + 1, Loss: Metric(res.Loss)}
+				pairs += res.Pairs
+				draws = append(draws, res.Sharp)
+				t.step++
+				break
 			}
 			pairs += res.Pairs
 			draws = append(draws, res.Sharp)
@@ -145,14 +170,17 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			progress.Step(t.step, e, res.Loss)
 		}
 		trainTime += time.Since(epochStart)
+		if rec.Diverged != nil {
+			break
+		}
 		testLoss, testErr := Evaluate(net, testSet, cfg.Batch)
-		ep := Epoch{Epoch: e + 1, TrainLoss: lossSum / float64(n), TestLoss: testLoss, TestError: testErr,
+		ep := Epoch{Epoch: e + 1, TrainLoss: Metric(lossSum / float64(n)), TestLoss: Metric(testLoss), TestError: Metric(testErr),
 			Seconds: trainTime.Seconds(), Pairs: pairs}
 		rec.Epochs = append(rec.Epochs, ep)
 		progress.Epoch(ep)
 		if cfg.Checkpoint != "" {
 			c := &checkpoint{ID: rec.ID, Epoch: e + 1, Step: t.step, Pairs: pairs, Draws: draws,
-				Epochs: rec.Epochs, TrainSeconds: trainTime.Seconds(), Start: start}
+				Epochs: rec.Epochs, TrainSeconds: trainTime.Seconds(), Start: start, Resumed: rec.Provenance.Resumed}
 			if err := t.save(cfg.Checkpoint, c); err != nil {
 				return nil, nil, err
 			}
@@ -165,8 +193,12 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	if _, ok := method.(optim.Plain); !ok {
 		rec.Draws = encodeDraws(draws)
 	}
-	last := rec.Epochs[len(rec.Epochs)-1]
-	rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
+	if rec.Diverged != nil {
+		rec.TestError, rec.TestLoss = Metric(math.NaN()), Metric(math.NaN())
+	} else {
+		last := rec.Epochs[len(rec.Epochs)-1]
+		rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
+	}
 	rec.TrainSeconds = trainTime.Seconds()
 	rec.Provenance.End = time.Now()
 	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()

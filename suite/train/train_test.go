@@ -127,7 +127,7 @@ func TestBadConfigsAreRefusedWithTheFlagNamed(t *testing.T) {
 		{func(c *Config) { c.Augment = "rotate" }, "--augment"},
 		{func(c *Config) { c.Batch = 5000 }, "--batch 5000"},
 		{func(c *Config) { c.Method.Name = "adam-sam" }, "--method"},
-		{func(c *Config) { c.Method.Name, c.Method.Rho = "sam", 0 }, "--rho"},
+		{func(c *Config) { c.Method.Name, c.Method.Rho = "sam", -0.05 }, "--rho"},
 		{func(c *Config) { c.LRSchedule = "exp" }, "--lr-schedule"},
 		{func(c *Config) { c.Device = "tpu" }, "--device"},
 		{func(c *Config) { c.Optimizer = "lion" }, "--optimizer"},
