@@ -2,6 +2,15 @@
 
 package nn
 
+// gonum.org/v1/netlib calls the CBLAS functions but leaves linking to the
+// user (it expects CGO_LDFLAGS). This directive links OpenBLAS into every
+// binary built with -tags openblas, so a plain `go build -tags openblas`
+// works without the Makefile; pkg-config finds the library wherever the
+// system put it (Debian's openblas-pthread folder, Homebrew's prefix).
+
+// #cgo pkg-config: openblas
+import "C"
+
 import (
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"

@@ -20,7 +20,8 @@
 //	cos1, cos2        ½ ± ½cos(πt/T)
 //	sin1, sin2        sin(πt/T), 1 − sin(πt/T)
 //	table:v1,v2,...   v_k on the k-th of n equal segments of the run
-//	expr:E            an expression in x = t/T (see Parse), clipped to [0,1]
+//	expr:E            an expression in x = t/T (see Expr); refused unless it
+//	                  stays in [0,1] on all of [0,1]
 //
 // Draw is the Bernoulli draw X_t ~ Bernoulli(p(t)) itself. It depends only on
 // the run's seed and t (through suite/rng's "bernoulli" stream), never on the

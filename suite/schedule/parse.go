@@ -91,14 +91,19 @@ type expr struct {
 // Expr compiles a small expression in the variable x = t/T. It knows numbers,
 // x, pi, e, the operators + - * / ^ (power, right-associative, binding
 // tighter than unary minus: -x^2 = -(x^2)), parentheses, and the functions
-// sin cos exp log sqrt abs (one argument) and min max (two). The value is
-// clipped to [0,1] in P. The expression must be finite at x = 0, 0.001, ...,
-// 1; anything else is an error, so a mistyped schedule fails at parse time
-// rather than silently drawing p = 0.
+// sin cos exp log sqrt abs (one argument) and min max (two). The value is a
+// probability: it must lie in [0,1] at every x = k/10000, k = 0..10000, or
+// Expr refuses it and says where it leaves the range, as Constant refuses
+// a_c = 1.5. Silent clipping would let a typo such as x*2 run a different
+// schedule from the one written; min(1,max(0,E)) clips on purpose. Between
+// the grid points P still clips, so p never leaves [0,1] whatever T is.
 func Expr(src string) (Func, error) {
 	canon := strings.Join(strings.Fields(src), "")
 	if canon == "" {
 		return nil, fmt.Errorf("expr: empty expression (write one in x = t/T, e.g. expr:0.5+0.5*x)")
+	}
+	if len(canon) > maxExprLen {
+		return nil, fmt.Errorf("expr: the expression has %d characters; at most %d are accepted", len(canon), maxExprLen)
 	}
 	p := &exprParser{s: canon}
 	f, err := p.sum()
@@ -108,13 +113,46 @@ func Expr(src string) (Func, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expr %q: %w", canon, err)
 	}
-	for k := 0; k <= 1000; k++ {
-		x := float64(k) / 1000
-		if v := f(x); math.IsNaN(v) || math.IsInf(v, 0) {
+	for k := 0; k <= exprGrid; k++ {
+		x := float64(k) / exprGrid
+		v := f(x)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("expr %q is %v at x = %g; it must be finite on [0,1]", canon, v, x)
+		}
+		if v < -exprSlack || v > 1+exprSlack {
+			return nil, fmt.Errorf("expr %q leaves [0,1] %s (it is %v at x = %g); p must stay in [0,1] for every x in [0,1]: rescale it, or clip on purpose with min(1,max(0,...))",
+				canon, outside(f, k), v, x)
 		}
 	}
 	return expr{canon, f}, nil
+}
+
+const (
+	// exprGrid is the number of intervals of the parse-time check on [0,1].
+	exprGrid = 10000
+	// exprSlack lets rounding such as 0.5+0.5*cos(pi) = -1e-17 through;
+	// P clips it.
+	exprSlack = 1e-12
+	// maxExprLen bounds the parse-time check, which evaluates the
+	// expression exprGrid+1 times.
+	maxExprLen = 2000
+)
+
+// outside describes the first stretch of the grid, from point k on, where
+// f leaves [0,1]: "from x = 0.5001 to x = 1", or "at x = 0.5".
+func outside(f node, k int) string {
+	out := func(k int) bool {
+		v := f(float64(k) / exprGrid)
+		return !(v >= -exprSlack && v <= 1+exprSlack)
+	}
+	end := k
+	for end < exprGrid && out(end+1) {
+		end++
+	}
+	if end == k {
+		return fmt.Sprintf("at x = %g", float64(k)/exprGrid)
+	}
+	return fmt.Sprintf("from x = %g to x = %g", float64(k)/exprGrid, float64(end)/exprGrid)
 }
 
 func (e expr) P(t, T int) float64 {

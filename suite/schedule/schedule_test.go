@@ -65,8 +65,9 @@ func TestFormulas(t *testing.T) {
 		{"expr:2^-1", 0, 0.5},
 		{"expr:min(x,0.3)+max(0,0)", 900, 0.3},
 		{"expr:exp(log(0.5))*sqrt(abs(-1))", 10, 0.5},
-		{"expr:3*x", 900, 1},         // clipped
-		{"expr:(1-x)/2-0.4", 900, 0}, // clipped
+		{"expr:min(1,3*x)", 900, 1},         // clipped on purpose
+		{"expr:max(0,(1-x)/2-0.4)", 900, 0}, // clipped on purpose
+		{"expr:0.5+0.5*cos(pi*x)", 1000 - 1, 0.5 + 0.5*math.Cos(math.Pi*0.999)}, // 0 at x = 1 up to rounding
 		{"expr:1e-1", 0, 0.1},
 	}
 	for _, c := range cases {
@@ -215,6 +216,15 @@ func TestParseErrors(t *testing.T) {
 		{"expr:(x+1", "missing ')'"},
 		{"expr:2x", "unexpected"},
 		{"expr:min(x)", "2 argument"},
+		// A probability outside [0,1] anywhere on the run is refused, as
+		// constant:1.5 is, with where it leaves the range.
+		{"expr:x*2", "from x = 0.5001 to x = 1"},
+		{"expr:1.5", "from x = 0 to x = 1"},
+		{"expr:0.5-x", "from x = 0.5001 to x = 1"},
+		{"expr:0.5+sin(40*pi*x)", "from x = 0.0042 to x = 0.0208"},
+		{"expr:1+x*(x-0.5)*(x-0.5)", "from x = 0.0001 to x = 0.4999"},
+		{"expr:sqrt(x-0.5)", "finite"},
+		{"expr:0.5+0*log(x-x)", "finite"},
 		{"tan:0.1", "unknown family"},
 	}
 	for _, c := range cases {
