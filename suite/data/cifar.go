@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // CIFAR binary layout: each record is its label byte(s) followed by a 32×32
@@ -28,92 +27,14 @@ var (
 	CIFAR100TestFile   = "test.bin"
 )
 
-// Datasets are the names Load knows.
-var Datasets = []string{"mnist", "cifar10", "cifar100"}
-
-// DefaultDir is where datasets live unless a --data-dir flag says otherwise:
-// $RST_DATA_DIR, else the user's cache folder + rst/data (~/.cache/rst/data
-// on Linux).
-func DefaultDir() string {
-	if d := os.Getenv("RST_DATA_DIR"); d != "" {
-		return d
-	}
-	if c, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(c, "rst", "data")
-	}
-	return filepath.Join(".cache", "rst", "data")
-}
-
-// Load reads the train and test splits of a dataset by name (one of
-// Datasets). dataDir "" means DefaultDir(); MNIST falls back to MNISTDir()
-// when dataDir has no mnist/ folder.
-func Load(name, dataDir string) (train, test *Set, err error) {
-	if dataDir == "" {
-		dataDir = DefaultDir()
-	}
-	dir, err := Locate(name, dataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch name {
-	case "mnist":
-		return LoadMNIST(dir)
-	case "cifar10":
-		return LoadCIFAR10(dir)
-	default:
-		return LoadCIFAR100(dir)
-	}
-}
-
-// Locate returns the folder Load reads dataset name from (dataDir "" =
-// DefaultDir()), or an error saying what is missing and how to get it.
-func Locate(name, dataDir string) (string, error) {
-	if dataDir == "" {
-		dataDir = DefaultDir()
-	}
-	var folder, fetch string
-	switch name {
-	case "mnist":
-		dir := filepath.Join(dataDir, "mnist")
-		if _, err := findIdx(dir, MNISTTrainImages); err == nil {
-			return dir, nil
-		}
-		return MNISTDir()
-	case "cifar10":
-		folder, fetch = CIFAR10Dir, "cifar10"
-	case "cifar100":
-		folder, fetch = CIFAR100Dir, "cifar100"
-	default:
-		return "", fmt.Errorf("data: unknown dataset %q; known: %s", name, strings.Join(Datasets, ", "))
-	}
-	dir := filepath.Join(dataDir, folder)
-	if _, err := os.Stat(dir); err != nil {
-		return "", fmt.Errorf("%s: no data in %s (%w: %s); fix: run `rst data fetch %s --data-dir %s` (or set RST_DATA_DIR to a folder holding %s/)",
-			fetch, dataDir, fs.ErrNotExist, dir, fetch, dataDir, folder)
-	}
-	return dir, nil
-}
-
 // LoadCIFAR10 reads CIFAR-10 (binary version) from dir/cifar-10-batches-bin,
 // or from dir itself when it holds the batch files.
-func LoadCIFAR10(dir string) (train, test *Set, err error) {
-	return loadCIFAR(cifarFormat{
-		dataset: "cifar10", folder: CIFAR10Dir, labelBytes: 1, classes: 10,
-		train: CIFAR10TrainFiles, test: CIFAR10TestFile,
-		mean: CIFAR10Mean, std: CIFAR10Std,
-	}, dir)
-}
+func LoadCIFAR10(dir string) (train, test *Set, err error) { return cifar10Format.loadDir(dir) }
 
 // LoadCIFAR100 reads CIFAR-100 (binary version) from dir/cifar-100-binary,
 // or from dir itself. Each record carries a coarse (20 superclasses) and a
 // fine label byte; the fine label is the class.
-func LoadCIFAR100(dir string) (train, test *Set, err error) {
-	return loadCIFAR(cifarFormat{
-		dataset: "cifar100", folder: CIFAR100Dir, labelBytes: 2, classes: 100,
-		train: CIFAR100TrainFiles, test: CIFAR100TestFile,
-		mean: CIFAR100Mean, std: CIFAR100Std,
-	}, dir)
-}
+func LoadCIFAR100(dir string) (train, test *Set, err error) { return cifar100Format.loadDir(dir) }
 
 type cifarFormat struct {
 	dataset    string
@@ -125,55 +46,79 @@ type cifarFormat struct {
 	mean, std  []float32
 }
 
-func (f cifarFormat) fix(root string) string {
-	return fmt.Sprintf("fix: run `rst data fetch %s --data-dir %s` (or set RST_DATA_DIR to a folder holding %s/)", f.dataset, root, f.folder)
+var (
+	cifar10Format = cifarFormat{
+		dataset: "cifar10", folder: CIFAR10Dir, labelBytes: 1, classes: 10,
+		train: CIFAR10TrainFiles, test: CIFAR10TestFile,
+		mean: CIFAR10Mean, std: CIFAR10Std,
+	}
+	cifar100Format = cifarFormat{
+		dataset: "cifar100", folder: CIFAR100Dir, labelBytes: 2, classes: 100,
+		train: CIFAR100TrainFiles, test: CIFAR100TestFile,
+		mean: CIFAR100Mean, std: CIFAR100Std,
+	}
+)
+
+// holdsFiles reports whether dir looks like the batches folder itself: by
+// name or by content.
+func (f cifarFormat) holdsFiles(dir string) bool {
+	if filepath.Base(dir) == f.folder {
+		return true
+	}
+	_, errTest := os.Stat(filepath.Join(dir, f.test))
+	_, errTrain := os.Stat(filepath.Join(dir, f.train[0]))
+	return errTest == nil || errTrain == nil
 }
 
-func loadCIFAR(f cifarFormat, dir string) (train, test *Set, err error) {
-	root, folder := dir, filepath.Join(dir, f.folder)
+func (f cifarFormat) loadDir(dir string) (train, test *Set, err error) {
+	folder := filepath.Join(dir, f.folder)
 	if _, err := os.Stat(folder); err != nil {
-		// dir may be the batches folder itself: by name or by content.
-		_, errTest := os.Stat(filepath.Join(dir, f.test))
-		_, errTrain := os.Stat(filepath.Join(dir, f.train[0]))
-		if filepath.Base(dir) != f.folder && errTest != nil && errTrain != nil {
-			return nil, nil, fmt.Errorf("%s: no data in %s (%w: %s); %s", f.dataset, dir, fs.ErrNotExist, folder, f.fix(root))
+		if !f.holdsFiles(dir) {
+			return nil, nil, fmt.Errorf("%s: no data in %s (%w: %s); %s", f.dataset, dir, fs.ErrNotExist, folder, fetchFix(f.dataset, folder))
 		}
-		folder, root = dir, filepath.Dir(dir)
+		folder = dir
 	}
-	train, err = f.load(root, folder, f.dataset+"-train", f.train)
+	return f.load(folder, fetchFix(f.dataset, folder))
+}
+
+// load reads both splits from the batches folder; fix is the advice errors
+// end with.
+func (f cifarFormat) load(folder, fix string) (train, test *Set, err error) {
+	train, err = f.split(folder, fix, f.dataset+"-train", f.train)
 	if err != nil {
 		return nil, nil, err
 	}
-	test, err = f.load(root, folder, f.dataset+"-test", []string{f.test})
+	test, err = f.split(folder, fix, f.dataset+"-test", []string{f.test})
 	if err != nil {
 		return nil, nil, err
 	}
 	return train, test, nil
 }
 
-// load concatenates files into one Set, converting planar RGB to HWC.
-func (f cifarFormat) load(root, folder, name string, files []string) (*Set, error) {
+// split concatenates files into one Set, converting planar RGB to HWC.
+func (f cifarFormat) split(folder, fix, name string, files []string) (*Set, error) {
 	rec := f.labelBytes + cifarImage
 	raws := make([][]byte, len(files))
+	sums := make([]FileSum, len(files))
 	total := 0
 	for i, file := range files {
 		path := filepath.Join(folder, file)
-		b, err := os.ReadFile(path)
+		b, sum, err := readAllSummed(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w; %s", f.dataset, err, f.fix(root))
+			return nil, fmt.Errorf("%s: %w; %s", f.dataset, err, fix)
 		}
-		if len(b) == 0 || len(b)%rec != 0 {
-			return nil, fmt.Errorf("%s: %s: size %d bytes is not a positive multiple of the %d-byte record (%d label byte(s) + 3072 pixels): truncated or not a %s binary file; %s",
-				f.dataset, path, len(b), rec, f.labelBytes, f.dataset, f.fix(root))
+		n, err := cifarRecordCount(len(b), f.labelBytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %v: truncated or not a %s binary file; %s", f.dataset, path, err, f.dataset, fix)
 		}
 		// The official train batches all hold the same number of records, so
 		// a batch cut short at a record boundary still shows up here.
 		if i > 0 && len(b) != len(raws[0]) {
 			return nil, fmt.Errorf("%s: %s holds %d records but %s holds %d: truncated batch file; %s",
-				f.dataset, path, len(b)/rec, files[0], len(raws[0])/rec, f.fix(root))
+				f.dataset, path, n, files[0], len(raws[0])/rec, fix)
 		}
-		raws[i] = b
-		total += len(b) / rec
+		raws[i], sums[i] = b, sum
+		total += n
 	}
 	s := &Set{
 		Name: name, H: cifarSide, W: cifarSide, C: 3, Classes: f.classes,
@@ -181,26 +126,50 @@ func (f cifarFormat) load(root, folder, name string, files []string) (*Set, erro
 		Labels: make([]int32, total),
 		Mean:   slices.Clone(f.mean),
 		Std:    slices.Clone(f.std),
+		Files:  sums,
 	}
 	n := 0
 	for i, b := range raws {
-		for r := 0; r < len(b)/rec; r++ {
-			recb := b[r*rec : (r+1)*rec]
-			label := int(recb[f.labelBytes-1])
-			if label >= f.classes {
-				return nil, fmt.Errorf("%s: %s: record %d has label %d, outside 0..%d: wrong format (CIFAR-10 and CIFAR-100 files mixed up?); %s",
-					f.dataset, filepath.Join(folder, files[i]), r, label, f.classes-1, f.fix(root))
-			}
-			if f.labelBytes == 2 && recb[0] >= 20 {
-				return nil, fmt.Errorf("%s: %s: record %d has coarse label %d, outside 0..19: wrong format; %s",
-					f.dataset, filepath.Join(folder, files[i]), r, recb[0], f.fix(root))
-			}
-			s.Labels[n] = int32(label)
-			planarToHWC(s.Pixels[n*cifarImage:(n+1)*cifarImage], recb[f.labelBytes:])
-			n++
+		k := len(b) / rec
+		if err := decodeCIFAR(s.Pixels[n*cifarImage:(n+k)*cifarImage], s.Labels[n:n+k], b, f.labelBytes, f.classes); err != nil {
+			return nil, fmt.Errorf("%s: %s: %v; %s", f.dataset, filepath.Join(folder, files[i]), err, fix)
 		}
+		n += k
 	}
 	return s, nil
+}
+
+// cifarRecordCount checks that size bytes are a whole, positive number of
+// records and returns it.
+func cifarRecordCount(size, labelBytes int) (int, error) {
+	rec := labelBytes + cifarImage
+	if size == 0 || size%rec != 0 {
+		return 0, fmt.Errorf("size %d bytes is not a positive multiple of the %d-byte record (%d label byte(s) + 3072 pixels)", size, rec, labelBytes)
+	}
+	return size / rec, nil
+}
+
+// decodeCIFAR parses the records in b (a whole number of them, as
+// cifarRecordCount checks) into HWC pixels and labels, which must hold
+// exactly that many images; labels outside the format's ranges are errors.
+func decodeCIFAR(pixels []uint8, labels []int32, b []byte, labelBytes, classes int) error {
+	rec := labelBytes + cifarImage
+	if len(b)%rec != 0 || len(labels) != len(b)/rec || len(pixels) != len(labels)*cifarImage {
+		return fmt.Errorf("decodeCIFAR: %d bytes of %d-byte records into %d labels and %d pixels", len(b), rec, len(labels), len(pixels))
+	}
+	for r := range labels {
+		recb := b[r*rec : (r+1)*rec]
+		label := int(recb[labelBytes-1])
+		if label >= classes {
+			return fmt.Errorf("record %d has label %d, outside 0..%d: wrong format (CIFAR-10 and CIFAR-100 files mixed up?)", r, label, classes-1)
+		}
+		if labelBytes == 2 && recb[0] >= 20 {
+			return fmt.Errorf("record %d has coarse label %d, outside 0..19: wrong format", r, recb[0])
+		}
+		labels[r] = int32(label)
+		planarToHWC(pixels[r*cifarImage:(r+1)*cifarImage], recb[labelBytes:])
+	}
+	return nil
 }
 
 // planarToHWC converts one image from R, G, B planes to interleaved HWC.

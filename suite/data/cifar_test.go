@@ -250,7 +250,7 @@ func TestTestdataGolden(t *testing.T) {
 		n++
 		return nil
 	})
-	if err != nil || n != 12 {
+	if err != nil || n != 16 {
 		t.Fatalf("walked %d files: %v", n, err)
 	}
 }
@@ -282,6 +282,7 @@ func TestLoadTestdata(t *testing.T) {
 		firstLabel    int32
 	}{
 		{"mnist", testdataMNISTTrain, testdataMNISTTest, 1, 10, 1},
+		{"fashion-mnist", testdataFashionTrain, testdataFashionTest, 1, 10, 1},
 		{"cifar10", testdataCIFAR10Train, testdataCIFAR10Test, 3, 10, 1},
 		{"cifar100", testdataCIFAR100Train, testdataCIFAR100Test, 3, 100, 11},
 	}

@@ -86,8 +86,8 @@ func WriteIDX(path string, dims []int, data []byte) error {
 	return writeFile(path, out)
 }
 
-// WriteMNIST writes the four MNIST idx files of train and test (C must be 1)
-// into dir, gzipped when gz is set.
+// WriteMNIST writes the four idx files of train and test (C must be 1) into
+// dir, gzipped when gz is set: the layout of MNIST and of Fashion-MNIST.
 func WriteMNIST(dir string, train, test *Set, gz bool) error {
 	suffix := ""
 	if gz {
@@ -227,11 +227,14 @@ const (
 	testdataCIFAR10Test   = 2
 	testdataCIFAR100Train = 3
 	testdataCIFAR100Test  = 2
+	testdataFashionTrain  = 8
+	testdataFashionTest   = 4
 )
 
 // WriteTestdata writes the suite's tiny data tree into root, laid out as a
 // data dir: mnist/ (train files gzipped, test files raw, so both paths are
-// exercised), cifar-10-batches-bin/ and cifar-100-binary/. Image i of a test
+// exercised), fashion-mnist/ (all four gzipped, as published),
+// cifar-10-batches-bin/ and cifar-100-binary/. Image i of a test
 // split continues the pattern of the train split (index n_train + i), so the
 // splits differ.
 func WriteTestdata(root string) error {
@@ -256,6 +259,10 @@ func WriteTestdata(root string) error {
 		return err
 	}
 	if err := WriteIDX(filepath.Join(mdir, MNISTTestLabels), []int{mte.Len()}, labelBytes(mte)); err != nil {
+		return err
+	}
+	ftr, fte := split("fashion-mnist", testdataFashionTrain, testdataFashionTest, 28, 28, 1, 10, FashionMNISTMean, FashionMNISTStd)
+	if err := WriteMNIST(filepath.Join(root, "fashion-mnist"), ftr, fte, true); err != nil {
 		return err
 	}
 	c10tr, c10te := split("cifar10", testdataCIFAR10Train, testdataCIFAR10Test, 32, 32, 3, 10, CIFAR10Mean, CIFAR10Std)

