@@ -8,12 +8,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rst-bench/rst/suite/buildinfo"
 )
 
 // Metric is a measured number that may be NaN or infinite (a diverged
@@ -119,35 +119,8 @@ type Provenance struct {
 
 func provenance(backend, device string, start time.Time) Provenance {
 	host, _ := os.Hostname()
-	return Provenance{GitCommit: gitCommit(), GoVersion: runtime.Version(), Backend: backend, Device: device,
+	return Provenance{GitCommit: buildinfo.Commit(), GoVersion: runtime.Version(), Backend: backend, Device: device,
 		Threads: runtime.GOMAXPROCS(0), CPU: cpuModel(), Host: host, Start: start}
-}
-
-// gitCommit is the VCS revision stamped into the binary by go build, or
-// the checkout's HEAD when run from source (go test, go run).
-func gitCommit() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if rev != "" {
-			if dirty {
-				rev += "+dirty"
-			}
-			return rev
-		}
-	}
-	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func cpuModel() string {
