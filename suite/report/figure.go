@@ -68,8 +68,8 @@ type Series struct {
 
 // RefLine is the dashed line y = Slope·x + Intercept across the panel:
 // Slope 0 for a level such as the SGD or SAM endpoint, Slope 1 and
-// Intercept 0 for x = y. Band > 0 shades Intercept ± Band around a level
-// (its spread over seeds).
+// Intercept 0 for x = y. Band > 0 shades ± Band around the line (a
+// level's spread over seeds).
 type RefLine struct {
 	Name             string
 	Slope, Intercept float64
@@ -80,6 +80,7 @@ type RefLine struct {
 // X[j]. Each cell is coloured on a blue–red scale with its value printed
 // in it (Digits decimals); a colour bar labelled ZLabel sits to the right.
 // NaN (or ±Inf) marks a cell without a value: white, hatched, no number.
+// The axes take the Panel's XLabel and YLabel, with a tick at every X and Y.
 type Heat struct {
 	X, Y   []float64
 	Z      [][]float64
@@ -452,10 +453,11 @@ func drawPanel(p *Panel, tile draw.Canvas, legendH vg.Length) error {
 	for k, l := range p.Lines {
 		col, dash := lineColors[k%len(lineColors)], lineDashes[k%len(lineDashes)]
 		var thumbs []plot.Thumbnailer
-		if l.Band > 0 && l.Slope == 0 {
+		y0, y1 := l.Slope*xmin+l.Intercept, l.Slope*xmax+l.Intercept
+		if l.Band > 0 {
 			band, err := plotter.NewPolygon(plotter.XYs{
-				{X: xmin, Y: l.Intercept - l.Band}, {X: xmax, Y: l.Intercept - l.Band},
-				{X: xmax, Y: l.Intercept + l.Band}, {X: xmin, Y: l.Intercept + l.Band},
+				{X: xmin, Y: y0 - l.Band}, {X: xmax, Y: y1 - l.Band},
+				{X: xmax, Y: y1 + l.Band}, {X: xmin, Y: y0 + l.Band},
 			})
 			if err != nil {
 				return err
@@ -467,7 +469,7 @@ func drawPanel(p *Panel, tile draw.Canvas, legendH vg.Length) error {
 		}
 		// Two points span the axis range; the line is clipped to the
 		// data area, so a sloped line may leave through the top.
-		ln, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: l.Slope*xmin + l.Intercept}, {X: xmax, Y: l.Slope*xmax + l.Intercept}})
+		ln, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: y0}, {X: xmax, Y: y1}})
 		if err != nil {
 			return err
 		}
