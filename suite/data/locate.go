@@ -208,8 +208,8 @@ func locateIn(name, folder, dataDir string) (location, error) {
 		if _, err := findIdx(dataDir, MNISTTrainImages); err == nil {
 			// MNIST and Fashion-MNIST share file names, so loose idx files
 			// cannot say which dataset they are.
-			return location{}, fmt.Errorf("%s: data dir %s has no %s/ folder; it holds idx files itself, but MNIST and Fashion-MNIST use the same file names, so they are not used as %s; fix: move them into %s, or give --data-dir a folder named %s",
-				name, dataDir, folder, name, dir, folder)
+			return location{}, fmt.Errorf("%s: data dir %s has no %s/ folder; it holds idx files itself, but MNIST and Fashion-MNIST use the same file names, so loose ones are not taken for %s; fix: put them in a subfolder named after their dataset (%s/mnist/ or %s/fashion-mnist/) and pass --data-dir %s",
+				name, dataDir, folder, name, dataDir, dataDir, dataDir)
 		}
 	}
 	return location{}, fmt.Errorf("%s: data dir %s has no %s/ folder (%w); %s", name, dataDir, folder, fs.ErrNotExist, fix)

@@ -219,10 +219,14 @@ func decodeIdx(r io.Reader, want int) (dims []int, data []byte, err error) {
 		}
 	}
 	data, err = readExactly(rd, int(total))
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, fmt.Errorf("truncated: header declares %v (%d bytes of data) but the file holds only %d", dims, total, len(data))
-		}
+	switch {
+	case errors.Is(err, errShortData) && rd == br:
+		return nil, nil, fmt.Errorf("truncated: header declares %v (%d bytes of data) but the file holds only %d", dims, total, len(data))
+	case errors.Is(err, errShortData):
+		return nil, nil, fmt.Errorf("truncated: header declares %v (%d bytes of data) but the gzip stream holds only %d", dims, total, len(data))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, nil, fmt.Errorf("truncated .gz file: the compressed stream stops (unexpected EOF) after %d of the %d bytes of data the header declares", len(data), total)
+	case err != nil:
 		return nil, nil, fmt.Errorf("reading data: %v", err)
 	}
 	// Reading to EOF also makes gzip verify its CRC and length.
@@ -235,10 +239,14 @@ func decodeIdx(r io.Reader, want int) (dims []int, data []byte, err error) {
 	return dims, data, nil
 }
 
+// errShortData: a stream that ends cleanly before the declared length.
+var errShortData = errors.New("data ends early")
+
 // readExactly reads n bytes, growing its buffer as data arrives (doubling,
 // capped at n) so that a lying header costs no more memory than the bytes
-// that are really there. A short stream returns what was read and
-// io.ErrUnexpectedEOF.
+// that are really there. A stream that ends early returns what was read
+// and errShortData; a reader's own error (gzip's io.ErrUnexpectedEOF for a
+// cut file) is returned as it is.
 func readExactly(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, 0, min(n, 64<<10))
 	for len(buf) < n {
@@ -249,7 +257,7 @@ func readExactly(r io.Reader, n int) ([]byte, error) {
 		buf = buf[:len(buf)+k]
 		if err == io.EOF {
 			if len(buf) < n {
-				return buf, io.ErrUnexpectedEOF
+				return buf, errShortData
 			}
 			break
 		}

@@ -125,6 +125,9 @@ func installMNIST(from, final string, old existing, progress io.Writer) error {
 		return fmt.Errorf("mnist: %w; %s", err, fix)
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private; it becomes the data folder
+		return fmt.Errorf("mnist: %w; %s", err, fix)
+	}
 	for _, name := range MNISTFiles {
 		src, err := findIdx(from, name)
 		if err != nil {
