@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rst-bench/rst/suite/data"
+
 	"github.com/rst-bench/rst/suite/buildinfo"
 )
 
@@ -113,6 +115,8 @@ type Provenance struct {
 	Host      string    `json:"host,omitempty"`
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
+	// Data lists the dataset files the run read, with their SHA-256.
+	Data []data.FileSum `json:"data,omitempty"`
 	// Resumed counts the times the run continued from a checkpoint.
 	Resumed int `json:"resumed,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/rst-bench/rst/suite/data"
@@ -116,6 +117,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 
 	start := time.Now()
 	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), cfg.Device, start)}
+	rec.Provenance.Data = append(slices.Clone(trainSet.Files), testSet.Files...)
 	draws := make([]bool, 0, total)
 	var trainTime time.Duration
 	var pairs, expected float64

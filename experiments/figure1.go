@@ -1,0 +1,75 @@
+package experiments
+
+import (
+	"math"
+
+	"github.com/rst-bench/rst/suite/report"
+	"github.com/rst-bench/rst/suite/schedule"
+	"github.com/rst-bench/rst/suite/train"
+)
+
+func init() {
+	models, datas := []string{ResNet18, WRN2810}, []string{CIFAR10, CIFAR100}
+	cells := func() []Cell {
+		return cross(models, datas, specs(SGD, SAM), scheduleCells("RST, constant p", false, schedule.ConstantGroup()))
+	}
+	register(&Target{
+		Name: "figure1", Title: "Figure 1: constant scheduling, a_c = 0.1 … 0.9",
+		About: "(A) p(t); (B) expected Δη against the measured extra time relative to SAM's, with x = y; (C) error against Δη with the SGD and SAM levels; ResNet-18 and WRN-28-10 on CIFAR-10/100",
+		Cells: cells,
+		Render: func(r *Results) (Output, error) {
+			f := &report.Figure{Name: "figure1", Title: "Figure 1: constant scheduling", Cols: 3}
+			f.Panels = append(f.Panels, pOfT("(A) p(t), constant group", schedule.ConstantGroup(), r.Profile.Steps))
+			cost := report.Panel{Title: "(B) cost: expected against measured", XLabel: "expected Δη", YLabel: "measured extra time / SAM's",
+				Lines: []report.RefLine{{Name: "x = y", Slope: 1}}}
+			for _, m := range models {
+				for _, d := range datas {
+					if !runnable(r.Profile, m, d) {
+						continue
+					}
+					if s, ok := costSeries(r, m, d, cells()); ok {
+						cost.Series = append(cost.Series, s)
+					}
+				}
+			}
+			f.Panels = append(f.Panels, cost)
+			for _, m := range models {
+				for _, d := range datas {
+					if runnable(r.Profile, m, d) {
+						p := errorPanel(r, m, d, "", cells())
+						p.Title = "(C) " + p.Title
+						f.Panels = append(f.Panels, p)
+					}
+				}
+			}
+			f.Caption = r.Caption() + " Error bars and bands: std over seeds."
+			return Output{Figures: []*report.Figure{f}}, nil
+		},
+	})
+}
+
+// costSeries places each RST cell at (expected Δη, measured extra training
+// time relative to SAM's), the paper's check that cost follows Δη.
+func costSeries(r *Results, model, data string, cells []Cell) (report.Series, bool) {
+	tm := func(rec *train.Record) float64 { return rec.TrainSeconds }
+	sgd := r.Stat(Cell{Model: model, Data: data, Method: SGD}).Mean(tm)
+	sam := r.Stat(Cell{Model: model, Data: data, Method: SAM}).Mean(tm)
+	s := report.Series{Name: modelName(r, model) + ", " + dataName(r, data), Style: report.Points}
+	if math.IsNaN(sgd) || math.IsNaN(sam) || sam <= sgd {
+		return s, false
+	}
+	for _, c := range cells {
+		if c.Model != model || c.Data != data || c.Series == "" {
+			continue
+		}
+		st := r.Stat(c)
+		t := st.Mean(tm)
+		x := st.Mean(func(rec *train.Record) float64 { return rec.DeltaEtaExpected })
+		if math.IsNaN(t) || math.IsNaN(x) {
+			continue
+		}
+		s.X = append(s.X, x)
+		s.Y = append(s.Y, (t-sgd)/(sam-sgd))
+	}
+	return s, len(s.X) > 0
+}
