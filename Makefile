@@ -3,16 +3,28 @@
 OPENBLAS := $(shell pkg-config --exists openblas 2>/dev/null && echo yes)
 ifeq ($(OPENBLAS),yes)
   TAGS := -tags openblas
-  export CGO_LDFLAGS := $(shell pkg-config --libs openblas)
 endif
 
 GO ?= go
 RST := bin/rst
 
-.PHONY: build test test-long test-slurm train-mnist theory bench vet clean
+.PHONY: build test test-long test-slurm train-mnist theory bench vet clean \
+	tables figures all reliability fuzz $(TABLES) $(FIGURES)
+
+# The paper's targets. Each trains what the store lacks, then renders
+# (tables/PROFILE/, figures/PROFILE/) and prints its tables; a target whose
+# runs are all stored renders in seconds without training.
+PROFILE ?= cpu
+SEEDS ?= 0
+JOBS ?= 1
+DEVICE ?= cpu
+RESULTS ?= results
+TABLES := table1 table2 table3 table4 table5 table6 table7 table8 table9 table10 table11 table12 table13
+FIGURES := figure1 figure2 figure3 figure4 figure5
+RUNFLAGS = --profile $(PROFILE) --seeds $(SEEDS) --jobs $(JOBS) --device $(DEVICE) --results $(RESULTS)
 
 build:
-	$(GO) build $(TAGS) -o $(RST) ./cmd/rst
+	$(GO) build $(TAGS) -ldflags "-X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o $(RST) ./cmd/rst
 	@$(RST) version | sed -n 2p
 
 # The tests CI runs: every package, long checks skipped (-short).
@@ -31,6 +43,20 @@ test-slurm:
 # The main job on the embedded default: the small CNN on MNIST, one epoch.
 train-mnist: build
 	$(RST) train --model smallcnn --data mnist --epochs 1 --out results/mnist-smallcnn.json
+
+$(TABLES) $(FIGURES): build
+	$(RST) run $(RUNFLAGS) $@
+
+# Render only, from the store: never trains.
+tables: build
+	$(RST) render --profile $(PROFILE) --seeds $(SEEDS) --results $(RESULTS) $(TABLES)
+
+figures: build
+	$(RST) render --profile $(PROFILE) --seeds $(SEEDS) --results $(RESULTS) $(FIGURES)
+
+# Every target: trains everything missing (hours on the cpu profile).
+all: build
+	$(RST) run $(RUNFLAGS) $(TABLES) $(FIGURES)
 
 theory: build
 	$(RST) theory --out theory/out
