@@ -172,7 +172,7 @@ func figTheorem1(f Function) figure {
 			{name: "Theorem 1 bound at horizon t (drawn Xₛ)", x: x, y: bound, dash: true},
 			{name: "L(θₜ) − L*", x: x, y: gap, floor: noiseFloor(f.Min())},
 		},
-		caption: "Theorem 1 bounds the running minimum (red) by [2(L₀ − L*) + Σₛ αₛXₛρ²β²] / Σₛ αₛ (dashed), " +
+		caption: "Theorem 1 bounds the running minimum (red) by [2(L₀ − L*) + Σₛ αₛXₛρ²β²] / Σₛ αₛ (green, dashed), " +
 			"here with the path's own draws Xₛ; the red curve must stay under the dashed one. L − L* (purple) is shown for scale: " +
 			"the theorem says nothing about it, and on a non-convex function it may stay above the bound at a local minimum. " + belowAxis + noiseNote,
 	}
