@@ -123,7 +123,7 @@ var cpuProfile = &Profile{
 // digits for one epoch.
 var smokeProfile = &Profile{
 	Name: "smoke", Seeds: 2,
-	About:  "seconds: an MLP on 512 MNIST training and 256 test digits, one epoch of batch 64",
+	About:  "seconds: an MLP on 512 MNIST training and 256 test digits, one epoch of batch 64; every model is the MLP, so rows of different models share their runs",
 	Models: map[string]string{ResNet18: "mlp", WRN2810: "mlp", VGG16BN: "mlp"},
 	Data:   map[string]string{CIFAR10: "mnist"},
 	Why: merge(notBuilt, map[string]string{
