@@ -36,7 +36,8 @@ rec=$dir/runs/\$id.json
 if [[ -e \$rec ]]; then echo "skip \$id: done"; exit 0; fi
 mkdir -p $dir/runs
 if [[ \$SLURM_ARRAY_TASK_ID == "${RST_FAKE_FAIL:-}" ]]; then echo "run \$id: failed on purpose" >&2; exit 3; fi
-echo "run \$id: trained"
+echo "training \$id"
 printf '{"id":"%s","provenance":{"start":"%s"}}\n' "\$id" "\$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" >"\$rec.tmp"
 mv "\$rec.tmp" "\$rec"
+echo "\$id fake: trained: no training, a stub record"
 EOF

@@ -75,10 +75,11 @@ step "plan: $TARGET --profile $PROFILE --seeds $SEEDS --results $DIR"
 plan "$WORK/plan.sh" || fail "the plan command failed (exit $?); its script so far is in $WORK/plan.sh"
 
 # --- What the script promises: an array 0-K over IDS, one output file each.
-ids_line=$(grep -E '^[[:space:]]*IDS=\(' "$WORK/plan.sh" | head -1 || true)
-[[ -n $ids_line ]] || fail "the plan script has no IDS=(...) line; see $WORK/plan.sh"
-[[ $ids_line =~ \)[[:space:]]*$ ]] || fail "IDS=(...) must be on one line: $ids_line"
-read -r -a IDS <<<"$(sed -E "s/^[[:space:]]*IDS=\((.*)\)[[:space:]]*$/\1/; s/[\"']//g" <<<"$ids_line")"
+grep -qE '^[[:space:]]*IDS=\(' "$WORK/plan.sh" || fail "the plan script has no IDS=(...) array; see $WORK/plan.sh"
+# The array may span lines, one id per line with a comment naming the run.
+read -r -a IDS <<<"$(awk '
+	/^[[:space:]]*IDS=\(/ { on = 1; sub(/^[[:space:]]*IDS=\(/, "") }
+	on { sub(/#.*/, ""); if (sub(/\).*/, "")) { print; exit } print }' "$WORK/plan.sh" | tr -d "\"'" | tr '\n' ' ')"
 n=${#IDS[@]}
 ((n > 0)) || fail "the plan lists no runs, but the store $DIR was empty"
 [[ $(printf '%s\n' "${IDS[@]}" | sort -u | wc -l) -eq $n ]] || fail "the plan lists a run id twice: ${IDS[*]}"
@@ -152,8 +153,10 @@ while IFS=$'\t' read -r id start; do
 	count[$id]=$((${count[$id]:-0} + 1))
 	starts+=("$start")
 done < <(find "$DIR" -path "$out_dir" -prune -o -type f -name '*.json' -print0 |
-	xargs -0 -r jq -r 'select(type == "object" and has("id") and .provenance.start != null)
-		| [.id, .provenance.start] | @tsv' 2>/dev/null)
+	xargs -0 -r jq -r '
+		# The store wraps each record in an envelope {format, id, sha256, record}.
+		select(type == "object" and has("id")) | [.id, (.record.provenance.start // .provenance.start)]
+		| select(.[1] != null) | @tsv' 2>/dev/null)
 bad=()
 for id in "${IDS[@]}"; do
 	[[ ${count[$id]:-0} -eq 1 ]] || bad+=("run $id has ${count[$id]:-0} records, want 1")
@@ -164,10 +167,26 @@ done
 ((${#bad[@]} == 0)) || fail "store $DIR: $(printf '%s; ' "${bad[@]}")"
 dup=$(printf '%s\n' "${starts[@]}" | sort | uniq -d)
 [[ -z $dup ]] || fail "two records share provenance.start $dup: a run ran twice"
-# No task found its run already done: every run was trained by its own task.
-skips=$(for ((i = 0; i < n; i++)); do cat "$(out_file "$i")"; done | grep -E '^skip .*: done' || true)
-[[ -z $skips ]] || fail "tasks skipped runs in a fresh store: $skips"
-step "store holds one record for each of the $n runs, provenance.start all distinct"
+# The task logs: no task found its run already done (`skip ID: done`), and
+# each run was trained once, by its own task (`ID ...: trained:`, printed
+# after the run's lock was taken and its record written; `training ID` is
+# printed before the lock, also by a task that then skips).
+bad=()
+for ((i = 0; i < n; i++)); do
+	f=$(out_file "$i")
+	skip=$(grep -E '^skip .*: done' "$f" || true)
+	[[ -z $skip ]] && continue
+	bad+=("task $i skipped in a fresh store: $skip")
+done
+for ((i = 0; i < n; i++)); do
+	id=${IDS[i]}
+	own=$(grep -cE "\\b$id\\b.*: trained:" "$(out_file "$i")" || true)
+	all=$(for ((j = 0; j < n; j++)); do cat "$(out_file "$j")"; done | grep -cE "\\b$id\\b.*: trained:" || true)
+	[[ $own -eq 1 && $all -eq 1 ]] ||
+		bad+=("run $id: '$id ...: trained:' appears $own times in task $i's log and $all times in all, want 1 and 1")
+done
+((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
+step "store holds one record for each of the $n runs, provenance.start all distinct; each trained once"
 
 # --- Planning again finds nothing to run.
 plan "$WORK/plan2.sh" || fail "the second plan failed (exit $?)"
@@ -178,7 +197,8 @@ step "second plan: nothing to do (${msg:-no message})"
 
 if [[ $fake == no ]]; then
 	step "render $TARGET from $DIR"
-	"$RST" render "$TARGET" --profile "$PROFILE" --seeds "$SEEDS" --results "$DIR" >"$WORK/render.txt" 2>&1 ||
+	"$RST" render "$TARGET" --profile "$PROFILE" --seeds "$SEEDS" --results "$DIR" \
+		--tables "$WORK/tables" --figures "$WORK/figures" >"$WORK/render.txt" 2>&1 ||
 		fail "rst render failed: $(cat "$WORK/render.txt")"
 	[[ $(grep -c . "$WORK/render.txt") -ge 3 ]] || fail "rst render printed no table: $(cat "$WORK/render.txt")"
 	cat "$WORK/render.txt"
