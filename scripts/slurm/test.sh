@@ -91,7 +91,7 @@ out_pat=$(sed -n 's/^#SBATCH --output=//p' "$WORK/plan.sh" | head -1)
 out_dir=$(dirname "$out_pat")
 # Slurm does not create the output directory; a task without one fails
 # before its first line runs, with nothing written anywhere.
-[[ -d $out_dir ]] || fail "the output directory $out_dir does not exist after planning; Slurm will not create it"
+[[ -d $out_dir ]] || fail "the output directory $out_dir does not exist after planning: Slurm will not create it, and a mkdir inside the script runs too late (every task fails with exit code 0:53); the plan command must create it"
 step "planned $n runs: ${IDS[*]}"
 
 step "sbatch --parsable < plan.sh"
