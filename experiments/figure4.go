@@ -20,7 +20,7 @@ func init() {
 			for _, fn := range schedule.TrigGroup() {
 				p := pOfT(fn.String(), []schedule.Func{fn}, T)
 				p.Series[0].Name = "p(t)"
-				draws := report.Series{Name: "X_t (1 = SAM step)", Style: report.Points}
+				draws := report.Series{Name: "Xₜ (1 = SAM step)", Style: report.Points}
 				step := max(1, T/400) // at most ~400 points per panel stay readable
 				sharp := 0
 				for t := 0; t < T; t++ {
@@ -42,7 +42,11 @@ func init() {
 				p.YMin, p.YMax = report.Limit(-0.05), report.Limit(1.05)
 				f.Panels = append(f.Panels, p)
 			}
-			f.Caption = fmt.Sprintf("Profile %s: T = %d steps; every %d-th draw of seed 1 is shown.", r.Profile.Name, T, max(1, T/400))
+			shown := fmt.Sprintf("all %d draws of seed 1 are shown", T)
+			if step := max(1, T/400); step > 1 {
+				shown = fmt.Sprintf("one draw in %d of seed 1 is shown", step)
+			}
+			f.Caption = fmt.Sprintf("Profile %s: T = %d steps; %s. Each point is the draw Xₜ ~ Bernoulli(p(t)) that every seed-1 run of this profile makes.", r.Profile.Name, T, shown)
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
 	})

@@ -509,6 +509,11 @@ func runPlan(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Slurm opens each task's output file before the script runs, so the
+	// folder must exist at submission.
+	if err := os.MkdirAll(filepath.Join(results, "slurm"), 0o755); err != nil {
+		return fmt.Errorf("--results %s: %w; choose a writable store on the shared filesystem", st.Dir, err)
+	}
 	return writeSlurm(os.Stdout, rstPath, results, p.Name, f, names, todo)
 }
 
@@ -524,7 +529,10 @@ func writeSlurm(w io.Writer, rst, results, profile string, f *expFlags, names []
 	}
 	fmt.Fprintf(w, "#SBATCH --job-name=rst-%s\n#SBATCH --array=0-%d\n#SBATCH --output=%s/slurm/%%A_%%a.out\n#SBATCH --cpus-per-task=1\n",
 		strings.Join(names, "-"), len(todo)-1, results)
-	fmt.Fprintf(w, "set -euo pipefail\nmkdir -p %s/slurm\nIDS=(\n", shellQuote(results))
+	// A task gets the CPUs it asked for: without pinning (task/none) two
+	// tasks on one node would otherwise each use every core, and their
+	// timings would no longer measure the method.
+	fmt.Fprintf(w, "set -euo pipefail\nexport GOMAXPROCS=${SLURM_CPUS_PER_TASK:-1} OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}\nIDS=(\n")
 	for _, r := range todo {
 		fmt.Fprintf(w, "  %s  # %s, seed %d\n", r.ID, r.Cell.Label(), r.Seed)
 	}
