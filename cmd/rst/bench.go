@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rst-bench/rst/suite/bench"
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/train"
 )
@@ -22,12 +23,27 @@ func runBench(args []string) error {
 	cfg.Data = "cifar10"
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	params := trainFlags(fs, &cfg)
-	steps := fs.Int("bench-steps", 20, "timed steps (after 2 warm-up steps); --steps is the run length seen by schedules")
+	steps := fs.Int("bench-steps", 20, "timed steps of each method, after 2 untimed warm-up steps; p(t) and the lr schedule span them as a run of this many steps")
+	// bench trains nothing: --steps, shared with train, would otherwise
+	// be a second run length; it is the same number as --bench-steps.
+	fs.Lookup("steps").Usage = "the same as --bench-steps"
+	fs.Lookup("data").Usage = "the input shape to time (inputs are synthetic, no data is read): mnist, fashion-mnist, cifar10, cifar100"
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
 	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["steps"] {
+		if set["bench-steps"] && *steps != cfg.Steps {
+			return fmt.Errorf("--steps %d and --bench-steps %d: in bench they are the same number; give one", cfg.Steps, *steps)
+		}
+		*steps = cfg.Steps
 	}
 	if len(params) > 0 {
 		cfg.Method.Params = params
@@ -41,11 +57,7 @@ func runBench(args []string) error {
 	if cfg.Method.Rho == 0 {
 		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
 	}
-	n := *steps
-	if cfg.Steps > 0 {
-		n = cfg.Steps
-	}
-	r, err := train.Bench(cfg, n)
+	r, err := bench.Run(cfg, *steps)
 	if err != nil {
 		return err
 	}
@@ -54,7 +66,7 @@ func runBench(args []string) error {
 		fmt.Printf("%s\n", b)
 		return nil
 	}
-	fmt.Fprintf(os.Stdout, "%s %v batch %d, %d params, method %s %s on %s\n", r.Model, r.Input, r.Batch, r.Params, r.Method, r.Schedule, r.Backend)
+	fmt.Fprintf(os.Stdout, "%s on synthetic inputs shaped like %s %v, batch %d, %d params, method %s %s on %s\n", r.Model, cfg.Data, r.Input, r.Batch, r.Params, r.Method, r.Schedule, r.Backend)
 	fmt.Fprintf(os.Stdout, "  forward+backward: %.1f ms median, %.2f GFLOP, %.1f GFLOP/s\n", r.FwdBwdMS, r.GFLOP, r.GFLOPS)
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
 	fmt.Fprintf(os.Stdout, "  allocated/step:   %.0f bytes; peak RSS %.0f MB\n", r.AllocBytesPerStep, r.PeakRSSMB)
@@ -118,10 +130,7 @@ func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) e
 		}
 		specs, labels = append(specs, s), append(labels, strings.TrimSpace(item))
 	}
-	if cfg.Steps > 0 {
-		steps = cfg.Steps
-	}
-	rs, err := train.BenchCompare(cfg, specs, labels, steps, rounds)
+	rs, err := bench.Compare(cfg, specs, labels, steps, rounds)
 	if err != nil {
 		return err
 	}
@@ -130,7 +139,7 @@ func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) e
 		fmt.Printf("%s\n", b)
 		return nil
 	}
-	find := func(name string) *train.CompareResult {
+	find := func(name string) *bench.CompareResult {
 		for i := range rs {
 			if rs[i].Method.Name == name && rs[i].Method.Params == nil {
 				return &rs[i]
@@ -139,7 +148,7 @@ func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) e
 		return nil
 	}
 	sgd, sam := find("sgd"), find("sam")
-	fmt.Printf("%s on %s, batch %d, %d steps per method in %d interleaved rounds\n", cfg.Model, cfg.Data, cfg.Batch, steps, rounds)
+	fmt.Printf("%s on synthetic inputs shaped like %s, batch %d, %d steps per method in %d interleaved rounds\n", cfg.Model, cfg.Data, cfg.Batch, steps, rounds)
 	fmt.Printf("%-12s %10s %8s %10s %16s %8s %9s %14s\n", "method", "step ms", "pairs", "t/t(SGD)", "extra/extra(SAM)", "target", "realised", "per pair")
 	for _, r := range rs {
 		ratio, extra, perPair := "-", "-", "-"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 )
@@ -22,6 +23,38 @@ var commands = map[string]command{}
 
 func register(name, summary string, run func(args []string) error) {
 	commands[name] = command{summary: summary, run: run}
+}
+
+// exitError is an error whose message is already complete and whose exit
+// status is not the usual 1 (130 after an interrupt, as shells report
+// SIGINT).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// parseFlags parses args into fs. A bad flag or value gets its one-line
+// error and a pointer to -h, not the list of every flag (which buries the
+// error); -h alone prints the list.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if fs.Usage != nil {
+			fs.Usage()
+		} else {
+			fmt.Fprintf(os.Stderr, "usage of rst %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	case err != nil:
+		return fmt.Errorf("%v; run `rst %s -h` for the flags", err, fs.Name())
+	}
+	return nil
 }
 
 func usage() {
@@ -56,6 +89,10 @@ func main() {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "rst %s: %v\n", os.Args[1], err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/models"
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/train"
@@ -25,13 +29,34 @@ type paramFlag map[string]float64
 func (p paramFlag) String() string { return "" }
 
 func (p paramFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	f, err := strconv.ParseFloat(v, 64)
-	if !ok || err != nil || k == "" {
-		return fmt.Errorf("want NAME=NUMBER, e.g. --param k=5")
+	k, v, err := parseParam(s)
+	if err != nil {
+		return err
 	}
-	p[k] = f
+	if old, ok := p[k]; ok && old != v {
+		return fmt.Errorf("%s is given twice (%v and %v): keep one", k, old, v)
+	}
+	p[k] = v
 	return nil
+}
+
+// parseParam reads one NAME=VALUE of --param. The value must be a finite
+// number: NaN would pass every range check of the methods (NaN < lo is
+// false) and poison the run silently.
+func parseParam(s string) (string, float64, error) {
+	k, v, ok := strings.Cut(s, "=")
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+	if !ok || k == "" {
+		return "", 0, fmt.Errorf("%q: want NAME=NUMBER, e.g. --param k=5", s)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s=%s: the value is not a number; want NAME=NUMBER, e.g. --param k=5", k, v)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "", 0, fmt.Errorf("%s=%s: the value must be a finite number", k, v)
+	}
+	return k, f, nil
 }
 
 // trainFlags declares the flags shared by train and bench on cfg.
@@ -71,10 +96,10 @@ func runTrain(args []string) error {
 	cfg := train.Defaults()
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	params := trainFlags(fs, &cfg)
-	asJSON := fs.Bool("json", false, "print the run record as JSON on stdout")
-	out := fs.String("out", "", "also write the record to this JSON file")
+	asJSON := fs.Bool("json", false, "print the whole run record as JSON on stdout instead of a short summary")
+	out := fs.String("out", "", "also write the record to this JSON file (its folder is created)")
 	fs.StringVar(&cfg.Checkpoint, "checkpoint", "", "save the run's state to this file after every epoch and resume from it if it exists")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -86,36 +111,106 @@ func runTrain(args []string) error {
 	if cfg.Method.Rho == 0 {
 		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	// Prove the outputs writable before hours of training, not after.
+	for _, o := range []struct{ flag, path string }{{"--out", *out}, {"--checkpoint", cfg.Checkpoint}} {
+		if o.path != "" {
+			if err := durable.CheckWritable(o.path); err != nil {
+				return fmt.Errorf("%s: %w", o.flag, err)
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rec, err := train.Run(ctx, cfg, train.ForWriter(os.Stderr))
+	go func() {
+		<-ctx.Done()
+		if context.Cause(ctx) != context.Canceled { // a signal, not the deferred stop
+			// The loop stops between steps; a second Ctrl-C, now back to
+			// its default, ends the process at once.
+			fmt.Fprintln(os.Stderr, "\ninterrupt: stopping after the current step (Ctrl-C again to stop at once)")
+		}
+		stop()
+	}()
+	w := &watcher{Progress: train.ForWriter(os.Stderr)}
+	rec, err := train.Run(ctx, cfg, w)
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted(w, cfg.Checkpoint)
+		}
 		return err
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("the run finished but its record cannot be encoded: %w", err)
 	}
 	if *out != "" {
-		if err := writeFileAtomic(*out, append(b, '\n')); err != nil {
-			return err
+		if err := durable.WriteBytes(*out, append(b, '\n')); err != nil {
+			// Never lose a finished run: the record goes to stdout instead.
+			fmt.Printf("%s\n", b)
+			return fmt.Errorf("the run finished but its record could not be written: %v; the whole record is on stdout above, save it from there", err)
 		}
 	}
 	if *asJSON {
 		fmt.Printf("%s\n", b)
+	} else {
+		printSummary(os.Stdout, rec, *out)
 	}
 	return nil
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a crash
-// never leaves half a record.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+// printSummary is what rst train prints on stdout without --json: the
+// numbers one looks for first, and where the whole record is.
+func printSummary(w io.Writer, r *train.Record, out string) {
+	where := out
+	if where == "" {
+		where = "not written (use --out FILE, or --json to print it)"
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	fmt.Fprintf(w, "run %s: %s %s on %s, %d steps\n", r.ID, r.Config.Method.Name, r.Config.Model, r.Config.Data, r.Steps)
+	fmt.Fprintf(w, "  test error %.2f%%, test loss %.4f\n", float64(r.TestError), float64(r.TestLoss))
+	fmt.Fprintf(w, "  %.0f forward-backward pairs, Δη realised %.3f, expected %.3f\n", r.Pairs, r.DeltaEtaRealised, r.DeltaEtaExpected)
+	fmt.Fprintf(w, "  %.1fs training, %.1fs in all\n", r.TrainSeconds, r.WallSeconds)
+	fmt.Fprintf(w, "  record: %s\n", where)
+}
+
+// watcher passes progress on and remembers how far the run got, so an
+// interrupt can say what is kept.
+type watcher struct {
+	train.Progress
+	step  int // steps done
+	epoch int // epochs done, each saved to the checkpoint when there is one
+}
+
+func (w *watcher) Step(step, epoch int, loss float64) {
+	w.step = step
+	w.Progress.Step(step, epoch, loss)
+}
+
+func (w *watcher) Epoch(e train.Epoch) {
+	w.epoch = e.Epoch
+	w.Progress.Epoch(e)
+}
+
+func (w *watcher) Resume(epoch, step int) {
+	w.epoch, w.step = epoch, step
+	if r, ok := w.Progress.(train.Resumer); ok {
+		r.Resume(epoch, step)
 	}
-	return nil
+}
+
+// interrupted says what an interrupted run leaves behind. The loop checks
+// for the interrupt only between steps, and saves the checkpoint right
+// after each epoch's evaluation, so the last finished epoch is on disk.
+func interrupted(w *watcher, checkpoint string) error {
+	var msg string
+	switch {
+	case checkpoint == "":
+		msg = fmt.Sprintf("interrupted at step %d: no --checkpoint was given, nothing was kept; add --checkpoint FILE to make a run resumable", w.step)
+	case w.epoch == 0:
+		msg = fmt.Sprintf("interrupted at step %d, before the first epoch ended: nothing was kept yet (%s is written after every epoch); run the same command again to start over", w.step, checkpoint)
+	default:
+		msg = fmt.Sprintf("interrupted at step %d: the checkpoint of epoch %d in %s is kept; run the same command again to resume", w.step, w.epoch, checkpoint)
+	}
+	return &exitError{code: 130, msg: msg}
 }

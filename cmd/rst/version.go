@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 
+	"github.com/rst-bench/rst/suite/buildinfo"
 	"github.com/rst-bench/rst/suite/nn"
 )
 
@@ -15,18 +15,12 @@ func init() {
 
 func runVersion(args []string) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rev := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
-			}
-		}
-	}
-	fmt.Printf("rst %s (%s)\n", rev, runtime.Version())
+	// The commit is the one this binary was built from (see buildinfo),
+	// never that of the folder it runs in.
+	fmt.Printf("rst commit %s (%s)\n", buildinfo.Commit(), runtime.Version())
 	fmt.Printf("blas: %s\n", nn.BLASName())
 	fmt.Printf("devices: %v\n", nn.Devices())
 	return nil

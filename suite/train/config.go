@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/rst-bench/rst/suite/models"
@@ -95,7 +96,29 @@ func (c Config) Resolved() (Config, error) {
 // Validate catches the mistakes a user can make on the command line, with
 // messages that name the flag and the fix.
 func (c Config) Validate() error {
+	// NaN passes every comparison below (NaN < 0 is false) and would reach
+	// the optimizer as a silent poison, so non-finite numbers go first.
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{{"--lr", c.LR}, {"--momentum", c.Momentum}, {"--l2", c.L2}, {"--wd", c.WeightDecay},
+		{"--clip", c.Clip}, {"--smoothing", c.Smoothing}, {"--rho", c.Method.Rho}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("%s %v: must be a finite number", f.flag, f.v)
+		}
+	}
+	bad := "" // the first non-finite --param by name, so the message is stable
+	for k, v := range c.Method.Params {
+		if (math.IsNaN(v) || math.IsInf(v, 0)) && (bad == "" || k < bad) {
+			bad = k
+		}
+	}
+	if bad != "" {
+		return fmt.Errorf("--param %s=%v: must be a finite number", bad, c.Method.Params[bad])
+	}
 	switch {
+	case c.Warmup < 0:
+		return fmt.Errorf("--warmup %d: must be 0 or more steps", c.Warmup)
 	case c.Batch <= 0:
 		return fmt.Errorf("--batch %d: the batch size must be a positive integer (e.g. --batch 128)", c.Batch)
 	case !(c.LR > 0):
@@ -114,6 +137,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--smoothing %v: must be in [0, 1)", c.Smoothing)
 	case c.Optimizer != "sgd" && c.Optimizer != "adamw":
 		return fmt.Errorf("--optimizer %q: choose sgd or adamw", c.Optimizer)
+	}
+	// Parse the lr schedule now, so a typo fails before the data loads, and
+	// check the parsed numbers: ParseLR lets a NaN or infinite factor or
+	// milestone through (NaN fails none of its comparisons).
+	lr, err := optim.ParseLR(c.LRSchedule, c.LR, c.Warmup)
+	if err != nil {
+		return fmt.Errorf("--lr-schedule: %w", err)
+	}
+	if w, ok := lr.(optim.Warmup); ok {
+		lr = w.Inner
+	}
+	if st, ok := lr.(optim.Step); ok {
+		if !(st.Gamma > 0) || math.IsInf(st.Gamma, 0) {
+			return fmt.Errorf("--lr-schedule %q: the factor after / is %v; it must be a finite positive number (e.g. step:0.5,0.75/0.1)", c.LRSchedule, st.Gamma)
+		}
+		for _, m := range st.Milestones {
+			if !(m > 0 && m < 1) {
+				return fmt.Errorf("--lr-schedule %q: milestone %v is not a fraction of the run in (0,1) (e.g. step:0.5,0.75/0.1)", c.LRSchedule, m)
+			}
+		}
 	}
 	return nil
 }

@@ -45,22 +45,33 @@ func ForWriter(w io.Writer) Progress {
 type clock struct {
 	total, perEpoch int
 	start           time.Time
-	loss            float64 // exponential moving average of the step loss
-	seen            int
-	done            int // steps already done when this process started
+	// epoch, sum and seen give the mean loss of the current epoch's steps
+	// so far: at the epoch's end it is exactly the train_loss the record
+	// holds, so the live number and the record never disagree.
+	epoch int
+	sum   float64
+	seen  int
+	done  int // steps already done when this process started
 }
 
 func (c *clock) begin(total, perEpoch int) {
-	c.total, c.perEpoch, c.start, c.seen = total, perEpoch, time.Now(), 0
+	c.total, c.perEpoch, c.start, c.seen, c.sum = total, perEpoch, time.Now(), 0, 0
 }
 
-func (c *clock) observe(loss float64) {
-	if c.seen == 0 {
-		c.loss = loss
-	} else {
-		c.loss = 0.98*c.loss + 0.02*loss
+func (c *clock) observe(epoch int, loss float64) {
+	if epoch != c.epoch || c.seen == 0 {
+		c.epoch, c.sum, c.seen = epoch, 0, 0
 	}
+	c.sum += loss
 	c.seen++
+}
+
+// loss is the running mean of the current epoch's step losses.
+func (c *clock) loss() float64 {
+	if c.seen == 0 {
+		return 0
+	}
+	return c.sum / float64(c.seen)
 }
 
 func (c *clock) eta(step int) time.Duration {
@@ -71,7 +82,8 @@ func (c *clock) eta(step int) time.Duration {
 	return time.Duration(float64(el) / float64(step-c.done) * float64(c.total-step)).Round(time.Second)
 }
 
-// Terminal redraws one status line: epoch, step, smoothed loss, ETA.
+// Terminal redraws one status line: epoch, step, the epoch's mean loss so
+// far, ETA.
 type Terminal struct {
 	W    io.Writer
 	c    clock
@@ -87,16 +99,16 @@ func (p *Terminal) Start(cfg Config, total, perEpoch int) {
 }
 
 func (p *Terminal) Step(step, epoch int, loss float64) {
-	p.c.observe(loss)
+	p.c.observe(epoch, loss)
 	if time.Since(p.last) < 200*time.Millisecond && step != p.c.total {
 		return
 	}
 	p.last = time.Now()
 	const width = 24
 	filled := width * step / p.c.total
-	fmt.Fprintf(p.W, "\r[%s%s] %3d%% epoch %d step %d/%d loss %.4f ETA %s   ",
+	fmt.Fprintf(p.W, "\r[%s%s] %3d%% epoch %d step %d/%d epoch mean loss %.4f ETA %s   ",
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*step/p.c.total,
-		epoch+1, step, p.c.total, p.c.loss, p.c.eta(step))
+		epoch+1, step, p.c.total, p.c.loss(), p.c.eta(step))
 }
 
 func (p *Terminal) Resume(epoch, step int) {
@@ -127,12 +139,12 @@ func (p *Lines) Start(cfg Config, total, perEpoch int) {
 }
 
 func (p *Lines) Step(step, epoch int, loss float64) {
-	p.c.observe(loss)
+	p.c.observe(epoch, loss)
 	if time.Since(p.last) < p.Every {
 		return
 	}
 	p.last = time.Now()
-	p.Log.Info("progress", "epoch", epoch+1, "step", step, "of", p.c.total, "loss", fmt.Sprintf("%.4f", p.c.loss), "eta", p.c.eta(step).String())
+	p.Log.Info("progress", "epoch", epoch+1, "step", step, "of", p.c.total, "epoch_mean_loss", fmt.Sprintf("%.4f", p.c.loss()), "eta", p.c.eta(step).String())
 }
 
 func (p *Lines) Resume(epoch, step int) {

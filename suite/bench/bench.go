@@ -1,4 +1,8 @@
-package train
+// Package bench times the suite's models and methods on synthetic inputs:
+// a forward+backward pass, a whole method step, and several methods side
+// by side. It steps the trainer through train.Stepper, so what it times is
+// exactly what a training run executes, and it needs no data on disk.
+package bench
 
 import (
 	"fmt"
@@ -8,11 +12,11 @@ import (
 	"time"
 
 	"github.com/rst-bench/rst/suite/data"
-	"github.com/rst-bench/rst/suite/optim"
+	"github.com/rst-bench/rst/suite/train"
 )
 
-// BenchResult is what `rst bench` measures for one model and method.
-type BenchResult struct {
+// Result is what `rst bench` measures for one model and method.
+type Result struct {
 	Model             string  `json:"model"`
 	Method            string  `json:"method"`
 	Schedule          string  `json:"schedule,omitempty"`
@@ -31,45 +35,42 @@ type BenchResult struct {
 	PeakRSSMB         float64 `json:"peak_rss_mb"`
 }
 
-// BenchShapes are the input shapes of the datasets, so a benchmark needs
-// no data on disk.
-var BenchShapes = map[string][3]int{"mnist": {28, 28, 1}, "cifar10": {32, 32, 3}, "cifar100": {32, 32, 3}}
+// Shapes are the input shapes (H, W, C) of the datasets, so a benchmark
+// needs no data on disk.
+var Shapes = map[string][3]int{"mnist": {28, 28, 1}, "fashion-mnist": {28, 28, 1}, "cifar10": {32, 32, 3}, "cifar100": {32, 32, 3}}
 
-// Bench times cfg's model and method on random inputs of cfg.Data's shape:
+// warm is the number of untimed steps before the timed ones: they plan
+// the buffers and fault in the memory.
+const warm = 2
+
+// Run times cfg's model and method on random inputs of cfg.Data's shape:
 // first `steps` forward+backward passes alone, then `steps` whole method
-// steps, each after warm-up passes that plan the buffers.
-func Bench(cfg Config, steps int) (*BenchResult, error) {
+// steps of a run `steps` long, each after warm-up.
+func Run(cfg train.Config, steps int) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if steps <= 0 {
-		return nil, fmt.Errorf("--steps %d: need at least 1 timed step", steps)
+		return nil, fmt.Errorf("--bench-steps %d: need at least 1 timed step", steps)
 	}
-	set, err := benchSet(&cfg)
+	set, err := syntheticSet(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTrainer(cfg, set)
+	s, err := train.NewStepper(cfg, set, steps, 0)
 	if err != nil {
 		return nil, err
 	}
-	shape := [3]int{set.H, set.W, set.C}
-	idx := make([]int, cfg.Batch)
-	for i := range idx {
-		idx[i] = i
-	}
-	t.load(idx, 0)
-	fwd, bwd := t.net.FLOPs(cfg.Batch)
-	r := &BenchResult{Model: cfg.Model, Method: cfg.Method.Name, Schedule: cfg.Method.Schedule,
-		Input: shape[:], Batch: cfg.Batch, Steps: steps, Params: t.net.NumParams(),
-		Backend: t.b.Describe(), GFLOP: float64(fwd+bwd) / 1e9}
+	s.Load(firstBatch(cfg.Batch))
+	fwd, bwd := s.Net().FLOPs(cfg.Batch)
+	r := &Result{Model: cfg.Model, Method: cfg.Method.Name, Schedule: cfg.Method.Schedule,
+		Input: []int{set.H, set.W, set.C}, Batch: cfg.Batch, Steps: steps, Params: s.Net().NumParams(),
+		Backend: s.Backend(), GFLOP: float64(fwd+bwd) / 1e9}
 
-	const warm = 2
 	pass := make([]float64, 0, steps)
 	for i := 0; i < warm+steps; i++ {
 		t0 := time.Now()
-		t.passNo = 0
-		t.runPass(optim.PassOptions{})
+		s.Pass()
 		if i >= warm {
 			pass = append(pass, time.Since(t0).Seconds())
 		}
@@ -77,21 +78,19 @@ func Bench(cfg Config, steps int) (*BenchResult, error) {
 	r.FwdBwdMS = 1e3 * median(pass)
 	r.GFLOPS = r.GFLOP / median(pass)
 
-	sc := &optim.StepContext{Net: t.net, Total: steps, Seed: cfg.Seed, BatchSize: cfg.Batch, Pass: t.runPass}
+	m := s.Method()
 	for i := 0; i < warm; i++ {
-		t.methodStep(sc, steps)
+		s.Step(m, 0)
 	}
-	t.step = 0
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	times := make([]float64, 0, steps)
 	var pairs float64
 	for i := 0; i < steps; i++ {
 		t0 := time.Now()
-		res := t.methodStep(sc, steps)
+		res := s.Step(m, i)
 		times = append(times, time.Since(t0).Seconds())
 		pairs += res.Pairs
-		t.step++
 	}
 	runtime.ReadMemStats(&ms1)
 	r.StepMS = 1e3 * median(times)
@@ -106,13 +105,13 @@ func Bench(cfg Config, steps int) (*BenchResult, error) {
 	return r, nil
 }
 
-// benchSet is a synthetic training set of cfg.Data's shape, two batches
-// long, so benchmarks need no data on disk; it turns off what would read
-// or transform real data.
-func benchSet(cfg *Config) (*data.Set, error) {
-	shape, ok := BenchShapes[cfg.Data]
+// syntheticSet is a synthetic training set of cfg.Data's shape, two
+// batches long, so benchmarks need no data on disk; it turns off what
+// would read or transform real data.
+func syntheticSet(cfg *train.Config) (*data.Set, error) {
+	shape, ok := Shapes[cfg.Data]
 	if !ok {
-		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, cifar10 and cifar100", cfg.Data)
+		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, fashion-mnist, cifar10 and cifar100", cfg.Data)
 	}
 	classes := 10
 	if cfg.Data == "cifar100" {
@@ -120,6 +119,15 @@ func benchSet(cfg *Config) (*data.Set, error) {
 	}
 	cfg.Subset, cfg.Augment = 0, "none"
 	return data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil), nil
+}
+
+// firstBatch is the positions 0..batch-1: benchmarks step one fixed batch.
+func firstBatch(batch int) []int {
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 func median(v []float64) float64 {

@@ -1,4 +1,4 @@
-package train
+package bench
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rst-bench/rst/suite/optim"
+	"github.com/rst-bench/rst/suite/train"
 )
 
 // CompareResult is one method's line of a side-by-side timing.
@@ -21,27 +22,26 @@ type CompareResult struct {
 	RoundPairs []float64 `json:"round_pairs"`
 }
 
-// BenchCompare times several methods on cfg's model side by side: it
-// builds one trainer on a synthetic batch and one method object per spec
-// on its network, and runs them
-// interleaved, steps/rounds steps of each per round, rotating which method
-// goes first, so that the machine's drift and other load fall on all of
-// them alike. Each method sees a run of `steps` steps (so p(t) spans the
-// whole schedule) and gets 2 untimed warm-up steps first.
-func BenchCompare(cfg Config, specs []optim.Spec, labels []string, steps, rounds int) ([]CompareResult, error) {
+// Compare times several methods on cfg's model side by side: it builds
+// one stepper on a synthetic batch and one method object per spec on its
+// network, and runs them interleaved, steps/rounds steps of each per round,
+// rotating which method goes first, so that the machine's drift and other
+// load fall on all of them alike. Each method sees a run of `steps` steps
+// (so p(t) spans the whole schedule) and gets 2 untimed warm-up steps
+// first.
+func Compare(cfg train.Config, specs []optim.Spec, labels []string, steps, rounds int) ([]CompareResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if steps <= 0 || rounds <= 0 || steps%rounds != 0 {
 		return nil, fmt.Errorf("--bench-steps %d, --rounds %d: need positive numbers with the rounds dividing the steps", steps, rounds)
 	}
-	set, err := benchSet(&cfg)
+	if len(specs) == 0 || len(labels) != len(specs) {
+		return nil, fmt.Errorf("bench: %d method specs and %d labels; give one label per spec, at least one", len(specs), len(labels))
+	}
+	set, err := syntheticSet(&cfg)
 	if err != nil {
 		return nil, err
-	}
-	idx := make([]int, cfg.Batch)
-	for i := range idx {
-		idx[i] = i
 	}
 	type entry struct {
 		method optim.Method
@@ -50,32 +50,29 @@ func BenchCompare(cfg Config, specs []optim.Spec, labels []string, steps, rounds
 		secs   float64
 		pairs  float64
 	}
-	// One trainer, one network, one set of buffers for every method: two
+	// One stepper, one network, one set of buffers for every method: two
 	// trainers doing identical work differ by ~5% in step time here (memory
 	// placement), which is the size of the effect being measured. Only the
 	// method object changes between timed segments.
 	c := cfg
 	c.Method = specs[0]
-	t, err := newTrainer(c, set)
+	s, err := train.NewStepper(c, set, steps, steps)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", labels[0], err)
 	}
-	t.load(idx, 0)
-	sc := &optim.StepContext{Net: t.net, Total: steps, Seed: cfg.Seed, BatchSize: cfg.Batch, StepsPerEpoch: steps, Pass: t.runPass}
+	s.Load(firstBatch(cfg.Batch))
 	var es []*entry
-	for i, s := range specs {
-		m := t.method
+	for i, spec := range specs {
+		m := s.Method()
 		if i > 0 {
-			if m, err = optim.New(s, t.net); err != nil {
+			if m, err = optim.New(spec, s.Net()); err != nil {
 				return nil, fmt.Errorf("%s: %w", labels[i], err)
 			}
 		}
-		t.method, t.step = m, 0
-		const warm = 2
 		for w := 0; w < warm; w++ {
-			t.methodStep(sc, steps)
+			s.Step(m, 0)
 		}
-		es = append(es, &entry{method: m, res: CompareResult{Label: labels[i], Method: s, Steps: steps}})
+		es = append(es, &entry{method: m, res: CompareResult{Label: labels[i], Method: spec, Steps: steps}})
 	}
 	per := steps / rounds
 	for r := 0; r < rounds; r++ {
@@ -83,15 +80,13 @@ func BenchCompare(cfg Config, specs []optim.Spec, labels []string, steps, rounds
 		for k := range es {
 			e := es[(r+k)%len(es)]
 			var pairs float64
-			t.method, t.step = e.method, e.step
 			t0 := time.Now()
 			for i := 0; i < per; i++ {
-				res := t.methodStep(sc, steps)
+				res := s.Step(e.method, e.step+i)
 				pairs += res.Pairs
-				t.step++
 			}
 			d := time.Since(t0).Seconds()
-			e.step = t.step
+			e.step += per
 			e.secs += d
 			e.pairs += pairs
 			e.res.RoundMS = append(e.res.RoundMS, 1e3*d/float64(per))
