@@ -125,7 +125,7 @@ func minGradSq(tr *Trace, n int) float64 {
 	return m
 }
 
-// Thm1Schedules are one or more members of every family of SPEC.md §2, plus
+// Thm1Schedules are one or more members of every family of docs/PAPER.md §2, plus
 // the two ends (plain gradient descent and SAM every step).
 var Thm1Schedules = []string{"constant:0", "constant:0.5", "constant:1", "piecewise:0,0.5", "piecewise:1,0.3",
 	"piecewise:0.2,0.5", "linear1:0.3", "linear1:0.8", "linear2:0.1", "cos1", "cos2", "sin1", "sin2", "table:0.9,0.1,0.6"}

@@ -1,5 +1,5 @@
 // Package theory checks the convergence statements of the RST paper
-// (SPEC.md §5) numerically, on smooth functions whose gradient, smoothness
+// (docs/PAPER.md §5) numerically, on smooth functions whose gradient, smoothness
 // constant β, minimum L* and (where they have one) Polyak–Łojasiewicz
 // constant μ are known exactly.
 //

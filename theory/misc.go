@@ -300,7 +300,7 @@ func Equation5(fns []Function, draws int) []Check {
 
 // ---- Table 2 ----
 
-// Table2Specs is every member of every group of SPEC.md §2.
+// Table2Specs is every member of every group of docs/PAPER.md §2.
 func Table2Specs() []schedule.Func {
 	fs := schedule.ConstantGroup()
 	for g := 1; g <= 3; g++ {

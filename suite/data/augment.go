@@ -7,7 +7,7 @@ import "fmt"
 type Augment struct {
 	// Crop is the padding of the random crop: the image is padded by Crop
 	// pixels on each side and an H×W window is taken at a uniform offset
-	// (SPEC.md: 4). 0 turns cropping off.
+	// (docs/PAPER.md: 4). 0 turns cropping off.
 	Crop int
 	// Reflect pads by reflection without repeating the edge (TF/NumPy
 	// "reflect": index −1 reads 1), as the official code does; otherwise the
@@ -17,7 +17,7 @@ type Augment struct {
 	// Flip mirrors the image horizontally with probability ½.
 	Flip bool
 	// Cutout is the side of a square set to 0 after normalisation, centred at
-	// a uniform pixel and clipped at the borders (SPEC.md: 16). 0 = off.
+	// a uniform pixel and clipped at the borders (docs/PAPER.md: 16). 0 = off.
 	Cutout int
 	// CutoutPerBatch uses one square position for the whole batch, as the
 	// official code does, keyed by the batch's first index; the default
@@ -25,7 +25,7 @@ type Augment struct {
 	CutoutPerBatch bool
 }
 
-// CIFARAugment is SPEC.md §3's CIFAR training augmentation: 4-pixel reflect
+// CIFARAugment is docs/PAPER.md §3's CIFAR training augmentation: 4-pixel reflect
 // padding, random 32×32 crop and horizontal flip. Add Cutout: 16 for
 // Tables 6–9.
 var CIFARAugment = Augment{Crop: 4, Reflect: true, Flip: true}

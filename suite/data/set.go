@@ -28,7 +28,7 @@ type FileSum struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-// Normalisation constants (SPEC.md §3 for CIFAR; the usual ones for MNIST).
+// Normalisation constants (docs/PAPER.md §3 for CIFAR; the usual ones for MNIST).
 // The Fashion-MNIST pair is the commonly used one: the mean and standard
 // deviation of the pixels of its 60000 training images, scaled to [0,1].
 var (

@@ -115,7 +115,7 @@ func TestCIFARModelParameterCounts(t *testing.T) {
 
 // Forward multiply-adds per 32×32 image as usually quoted (0.56G for the
 // CIFAR ResNet-18, 5.25G for WRN-28-10, 0.31G for VGG16's convolutions, to
-// which SPEC.md's two FC-4096 layers add 0.019G): a check that the strides
+// which docs/PAPER.md's two FC-4096 layers add 0.019G): a check that the strides
 // and widths are where they should be, not only the weights.
 func TestCIFARModelWork(t *testing.T) {
 	for _, c := range []struct {
@@ -253,7 +253,7 @@ func TestCIFARModelsForwardBackward(t *testing.T) {
 
 func TestCIFARModelsDescribeTheirChoices(t *testing.T) {
 	for name, want := range map[string]string{
-		"resnet18": "[ours", // the stem choice SPEC.md marks [ours]
+		"resnet18": "[ours", // the stem choice docs/PAPER.md marks [ours]
 		"wrn28-10": "no dropout",
 		"vgg16-bn": "FC-4096",
 	} {

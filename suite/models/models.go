@@ -70,7 +70,7 @@ func init() {
 	Register("mlp", "MLP: flatten, 512-ReLU, 512-ReLU, linear", func(in []int, classes int) (nn.Layer, error) {
 		return MLP(in, []int{512, 512}, classes), nil
 	})
-	Register("smallcnn", "reference small CNN of DESIGN.md: conv32, conv32, pool, conv64, pool, linear; BN+ReLU after each conv",
+	Register("smallcnn", "reference small CNN of docs/DESIGN.md: conv32, conv32, pool, conv64, pool, linear; BN+ReLU after each conv",
 		func(in []int, classes int) (nn.Layer, error) {
 			h, w, c, err := image(in)
 			if err != nil {
@@ -102,10 +102,10 @@ func ConvBNReLU(in, out, stride int) []nn.Layer {
 	return []nn.Layer{nn.NewConv2D(in, out, 3, stride, 1), nn.NewBatchNormReLU(out)}
 }
 
-// SmallCNN is the reference CNN of DESIGN.md: three conv-BN-ReLU units of
+// SmallCNN is the reference CNN of docs/DESIGN.md: three conv-BN-ReLU units of
 // 32, 32 and 64 filters with a 2×2 max-pool after the second and third,
 // then a linear classifier. On 3×32×32 inputs at batch 128 one forward and
-// backward pass is 11.6 GFLOP, the figure DESIGN.md measured other engines on.
+// backward pass is 11.6 GFLOP, the figure docs/DESIGN.md measured other engines on.
 func SmallCNN(h, w, c, classes int) nn.Layer {
 	var l []nn.Layer
 	l = append(l, ConvBNReLU(c, 32, 1)...)

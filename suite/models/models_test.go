@@ -47,7 +47,7 @@ func TestSmallCNNWorkIsTheReferenceWorkload(t *testing.T) {
 		t.Errorf("forward %d FLOP", fwd)
 	}
 	if total := float64(fwd+bwd) / 1e9; total < 11.2 || total > 11.7 {
-		t.Errorf("forward+backward %.2f GFLOP, DESIGN.md's reference is 11.6", total)
+		t.Errorf("forward+backward %.2f GFLOP, docs/DESIGN.md's reference is 11.6", total)
 	}
 }
 

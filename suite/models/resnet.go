@@ -8,7 +8,7 @@ import (
 )
 
 // The stem is the usual CIFAR one (64 filters, BN, ReLU), not the official
-// code's (16 filters, no ReLU): SPEC.md §3 marks this choice [ours], so the
+// code's (16 filters, no ReLU): docs/PAPER.md §3 marks this choice [ours], so the
 // description recorded with every run says so.
 const resnetStemNote = "3×3 conv 64 stem + BN + ReLU [ours: the usual CIFAR stem; the paper's official code uses 16 filters and no ReLU]"
 

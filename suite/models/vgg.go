@@ -12,7 +12,7 @@ var vgg16 = []int{64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 51
 
 func init() {
 	Register("vgg16-bn",
-		"VGG16-BN: 13 conv3×3+BN+ReLU (64,64,M,128,128,M,256×3,M,512×3,M,512×3,M; bias-free convs, BN's β is the bias), then SPEC.md §3's classifier: FC-4096+ReLU+dropout 0.5, FC-4096+ReLU+dropout 0.5, linear (FC input 512 for 32×32)",
+		"VGG16-BN: 13 conv3×3+BN+ReLU (64,64,M,128,128,M,256×3,M,512×3,M,512×3,M; bias-free convs, BN's β is the bias), then docs/PAPER.md §3's classifier: FC-4096+ReLU+dropout 0.5, FC-4096+ReLU+dropout 0.5, linear (FC input 512 for 32×32)",
 		func(in []int, classes int) (nn.Layer, error) { return VGG(in, vgg16, []int{4096, 4096}, 0.5, classes) })
 }
 

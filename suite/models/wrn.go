@@ -10,7 +10,7 @@ func init() {
 	for _, v := range []struct{ depth, k int }{{28, 10}, {16, 4}, {16, 1}} {
 		name := fmt.Sprintf("wrn%d-%d", v.depth, v.k)
 		n := (v.depth - 4) / 6
-		about := fmt.Sprintf("WideResNet-%d-%d (pre-activation): 3×3 conv 16 stem; 3 groups of %d blocks BN-ReLU-conv3×3-BN-ReLU-conv3×3 of %d/%d/%d filters, stride 2 at groups 2–3, 1×1 conv projection on the pre-activated input where the shape changes; final BN-ReLU, global average pool, linear; no dropout (SPEC.md §3)",
+		about := fmt.Sprintf("WideResNet-%d-%d (pre-activation): 3×3 conv 16 stem; 3 groups of %d blocks BN-ReLU-conv3×3-BN-ReLU-conv3×3 of %d/%d/%d filters, stride 2 at groups 2–3, 1×1 conv projection on the pre-activated input where the shape changes; final BN-ReLU, global average pool, linear; no dropout (docs/PAPER.md §3)",
 			v.depth, v.k, n, 16*v.k, 32*v.k, 64*v.k)
 		Register(name, about, func(in []int, classes int) (nn.Layer, error) {
 			return WideResNet(in, v.depth, v.k, classes)

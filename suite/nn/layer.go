@@ -119,7 +119,7 @@ func (l *Conv2D) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 }
 
 // Init draws Kaiming-normal weights with fan-out, std = √(2/(K²·Out)), as
-// SPEC.md §3 prescribes for convolutions.
+// docs/PAPER.md §3 prescribes for convolutions.
 func (l *Conv2D) Init(b Backend, r *rand.Rand) {
 	std := math.Sqrt(2 / float64(l.K*l.K*l.Out))
 	v := make([]float32, l.W.W.Len())
@@ -176,7 +176,7 @@ func (l *Linear) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	return dx
 }
 
-// Init draws weights and bias uniformly in ±1/√In (SPEC.md §3, classifier).
+// Init draws weights and bias uniformly in ±1/√In (docs/PAPER.md §3, classifier).
 func (l *Linear) Init(b Backend, r *rand.Rand) {
 	bound := 1 / math.Sqrt(float64(l.In))
 	for _, t := range []*Tensor{l.W.W, l.B.W} {
@@ -199,7 +199,7 @@ func (l *Linear) FLOPs(in []int, needDX bool) (fwd, bwd int64) {
 
 // BatchNorm normalises over all dimensions but the last (channels). Its
 // running statistics follow running = m·running + (1−m)·batch with the
-// biased batch variance (m = 0.9 in SPEC.md §3, Flax's convention).
+// biased batch variance (m = 0.9 in docs/PAPER.md §3, Flax's convention).
 type BatchNorm struct {
 	C               int
 	ReLU            bool // apply max(0, ·) to the output, fused into the same pass

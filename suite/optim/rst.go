@@ -66,7 +66,7 @@ func extraPairs(m Method) float64 {
 }
 
 // Degree scales a sharp step's penalty degree by K, as G-RST does for the
-// variants (SPEC.md §1, Table 12: "degree ×2"): with g the gradient of the
+// variants (docs/PAPER.md §1, Table 12: "degree ×2"): with g the gradient of the
 // inner method's first pass and G its update, the update becomes
 // K·G + (1 − K)·g. For SAM this is exactly GNR with γ = K·ρ.
 type Degree struct {

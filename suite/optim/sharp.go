@@ -10,7 +10,7 @@ import (
 // (rescaled) gradient: GNR, ASAM, GSAM and LookSAM. Each leaves its update
 // direction in Net.G and the weights exactly as they were.
 
-// GNR is the gradient-norm penalty step L + γ‖∇L‖ of SPEC.md §1:
+// GNR is the gradient-norm penalty step L + γ‖∇L‖ of docs/PAPER.md §1:
 // G = (1 − γ/ρ)·g + (γ/ρ)·g′ with g′ = ∇L(θ + ρĝ). SAM is γ = ρ.
 // Normalized selects the official code's variant, which mixes ĝ = g/‖g‖
 // in place of g: G = (1 − γ/ρ)·ĝ + (γ/ρ)·g′.

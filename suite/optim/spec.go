@@ -143,7 +143,7 @@ func buildRST(s Spec, g bool) (Method, error) {
 	p := newParams(who+" --sharp "+sharp, s)
 	k := 1.0
 	if g {
-		if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of SPEC.md §1"); err != nil {
+		if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of docs/PAPER.md §1"); err != nil {
 			return nil, err
 		}
 		if sharp == "gnr" {
@@ -167,7 +167,7 @@ func buildRST(s Spec, g bool) (Method, error) {
 // Degree.
 func buildSharp(name, who string, rho float64, p *params, k float64) (Method, error) {
 	if !(rho > 0) {
-		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (SPEC.md: 0.05 on CIFAR)", who, rho)
+		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (docs/PAPER.md: 0.05 on CIFAR)", who, rho)
 	}
 	var m Method
 	var err error
@@ -312,7 +312,7 @@ func (p *params) done() error {
 
 // DefaultRho is the radius a method uses when none is given: ASAM's own
 // default 0.5 (its perturbation is scaled by |w|), SAM's usual 0.05 on
-// CIFAR otherwise (SPEC.md §1, §3); 0 for plain SGD.
+// CIFAR otherwise (docs/PAPER.md §1, §3); 0 for plain SGD.
 func DefaultRho(method, sharp string) float64 {
 	switch {
 	case method == "sgd":

@@ -11,7 +11,7 @@ import (
 // all trainable scalars (the norm is of the dense g, as in the official
 // code). A fraction Sparsity of the scalars is left unperturbed. The mask
 // is refreshed every Refresh epochs (or every RefreshSteps steps when set).
-// It still runs two dense passes: no saving, as SPEC.md says.
+// It still runs two dense passes: no saving, as docs/PAPER.md says.
 //
 // SSAM-F (Dynamic false) keeps the scalars with the largest Fisher
 // information. The official code estimates it from NumSamples single-

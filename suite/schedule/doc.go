@@ -4,7 +4,7 @@
 //
 // A Func gives p(t) on the discrete steps t = 0..T-1, the exact expected
 // extra cost Δη (the mean of p over those steps) and, where the paper has
-// one, the continuous-time formula for Δη (SPEC.md §2). The two differ by
+// one, the continuous-time formula for Δη (docs/PAPER.md §2). The two differ by
 // O(1/T); tests and the theory package check both.
 //
 // Every Func prints a canonical spec with String that Parse reads back, so a

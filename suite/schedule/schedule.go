@@ -18,7 +18,7 @@ type Func interface {
 	// expected number of extra forward-backward pairs per step. It returns 0
 	// for T <= 0 (see Validate).
 	ExpectedDeltaEta(T int) float64
-	// ClosedFormDeltaEta is the continuous-time mean ∫₀¹ p dx of SPEC.md §2,
+	// ClosedFormDeltaEta is the continuous-time mean ∫₀¹ p dx of docs/PAPER.md §2,
 	// where a closed formula exists; ok is false otherwise.
 	ClosedFormDeltaEta() (v float64, ok bool)
 	// String is the canonical spec, which Parse reads back.

@@ -52,7 +52,7 @@ type Config struct {
 	Checkpoint string `json:"-"`
 }
 
-// Defaults is the suite's default configuration: SPEC.md §3's optimizer
+// Defaults is the suite's default configuration: docs/PAPER.md §3's optimizer
 // settings [code] on MNIST with the small CNN.
 func Defaults() Config {
 	return Config{
