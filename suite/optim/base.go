@@ -161,7 +161,7 @@ func ParseLR(spec string, lr float64, warmup int) (LR, error) {
 		body, gamma := spec[5:], 0.1
 		if i := strings.IndexByte(body, '/'); i >= 0 {
 			g, err := strconv.ParseFloat(body[i+1:], 64)
-			if err != nil || g <= 0 {
+			if err != nil || !(g > 0) || math.IsInf(g, 0) { // !(g > 0) refuses NaN too
 				return nil, fmt.Errorf("lr schedule %q: the factor after / must be a positive number", spec)
 			}
 			body, gamma = body[:i], g
@@ -169,7 +169,7 @@ func ParseLR(spec string, lr float64, warmup int) (LR, error) {
 		var ms []float64
 		for _, f := range strings.Split(body, ",") {
 			m, err := strconv.ParseFloat(f, 64)
-			if err != nil || m <= 0 || m >= 1 || (len(ms) > 0 && m <= ms[len(ms)-1]) {
+			if err != nil || !(m > 0 && m < 1) || (len(ms) > 0 && m <= ms[len(ms)-1]) {
 				return nil, fmt.Errorf("lr schedule %q: milestones are increasing fractions of the run in (0,1), e.g. step:0.5,0.75/0.1", spec)
 			}
 			ms = append(ms, m)
