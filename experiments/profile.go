@@ -61,7 +61,7 @@ var display = map[string]string{
 	ResNet18: "ResNet-18", WRN2810: "WRN-28-10", VGG16BN: "VGG16-BN", ViTS: "ViT-S16",
 	ResNet50: "ResNet-50", ResNet101: "ResNet-101",
 	CIFAR10: "CIFAR-10", CIFAR100: "CIFAR-100", ImageNet: "ImageNet",
-	"smallcnn": "small CNN", "wrn16-1": "WRN-16-1", "mlp": "MLP",
+	"smallcnn": "small CNN", "wrn10-1": "WRN-10-1", "mlp": "MLP",
 	"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST",
 }
 
@@ -98,14 +98,14 @@ var paperProfile = &Profile{
 // The cpu profile: Fashion-MNIST (real, installable offline) stands in for
 // CIFAR-10; there is no offline 100-class stand-in, so CIFAR-100 cells are
 // listed as needing CIFAR-100. The small CNN stands in for ResNet-18 and
-// VGG16-BN (a VGG-style conv-BN-ReLU-pool stack), WRN-16-1 for WRN-28-10
+// VGG16-BN (a VGG-style conv-BN-ReLU-pool stack), WRN-10-1 for WRN-28-10
 // (the same family, narrow and shallow). A 3,000-image training subset
 // over 6 epochs keeps a whole table within minutes on two cores while
 // leaving room to overfit, where sharpness-aware training can help.
 var cpuProfile = &Profile{
 	Name: "cpu", Seeds: 5,
-	About:  "Fashion-MNIST stands in for CIFAR-10 (3,000 training images, 2,000 test images, 6 epochs, batch 128, no augmentation); small CNN for ResNet-18 and VGG16-BN, WRN-16-1 for WRN-28-10; lr 0.1 cosine, Nesterov 0.9, L2 1e-3, clip 5, ρ 0.05",
-	Models: map[string]string{ResNet18: "smallcnn", WRN2810: "wrn16-1", VGG16BN: "smallcnn"},
+	About:  "Fashion-MNIST stands in for CIFAR-10 (3,000 training images, 2,000 test images, 6 epochs, batch 128, no augmentation); small CNN for ResNet-18 and VGG16-BN, WRN-10-1 for WRN-28-10; lr 0.1 cosine, Nesterov 0.9, L2 1e-3, clip 5, ρ 0.05",
+	Models: map[string]string{ResNet18: "smallcnn", WRN2810: "wrn10-1", VGG16BN: "smallcnn"},
 	Data:   map[string]string{CIFAR10: "fashion-mnist"},
 	Why: merge(notBuilt, map[string]string{
 		CIFAR100: "needs: cifar100 (no 100-class dataset is available offline; run the paper profile)",
