@@ -330,6 +330,14 @@ func TestBadFlagValueIsOneLine(t *testing.T) {
 			t.Errorf("rst %s -h: exit %d, want the flags listed:\n%s", cmd, code, stderr)
 		}
 	}
+	// Every other command parses its flags the same way.
+	for _, cmd := range [][]string{{"version"}, {"theory"}, {"data", "info"}, {"data", "fetch"}} {
+		_, stderr, code := run(t, append(cmd, "--bogus")...)
+		name := strings.Join(cmd, " ")
+		if lines := strings.Split(strings.TrimSpace(stderr), "\n"); code == 0 || len(lines) != 1 || !strings.Contains(stderr, "run `rst "+name+" -h` for the flags") {
+			t.Errorf("rst %s --bogus: exit %d, want one line pointing to -h:\n%s", name, code, stderr)
+		}
+	}
 }
 
 // Without --json, train prints a short summary of the record on stdout;

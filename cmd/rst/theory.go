@@ -17,7 +17,7 @@ func init() {
 func runTheory(args []string) error {
 	fs := flag.NewFlagSet("theory", flag.ContinueOnError)
 	out := fs.String("out", "theory/out", "directory for README.md and the plots")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
