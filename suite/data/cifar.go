@@ -97,7 +97,8 @@ func (f cifarFormat) load(folder, fix string) (train, test *Set, err error) {
 
 // split concatenates files into one Set, converting planar RGB to HWC.
 func (f cifarFormat) split(folder, fix, name string, files []string) (*Set, error) {
-	rec := f.labelBytes + cifarImage
+	layout := cifarRecord{f.labelBytes, cifarPlane}
+	rec := layout.size()
 	raws := make([][]byte, len(files))
 	sums := make([]FileSum, len(files))
 	total := 0
@@ -107,7 +108,7 @@ func (f cifarFormat) split(folder, fix, name string, files []string) (*Set, erro
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w; %s", f.dataset, err, fix)
 		}
-		n, err := cifarRecordCount(len(b), f.labelBytes)
+		n, err := layout.count(len(b))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %v: truncated or not a %s binary file; %s", f.dataset, path, err, f.dataset, fix)
 		}
@@ -131,7 +132,7 @@ func (f cifarFormat) split(folder, fix, name string, files []string) (*Set, erro
 	n := 0
 	for i, b := range raws {
 		k := len(b) / rec
-		if err := decodeCIFAR(s.Pixels[n*cifarImage:(n+k)*cifarImage], s.Labels[n:n+k], b, f.labelBytes, f.classes); err != nil {
+		if err := layout.decode(s.Pixels[n*cifarImage:(n+k)*cifarImage], s.Labels[n:n+k], b, f.classes); err != nil {
 			return nil, fmt.Errorf("%s: %s: %v; %s", f.dataset, filepath.Join(folder, files[i]), err, fix)
 		}
 		n += k
@@ -139,44 +140,52 @@ func (f cifarFormat) split(folder, fix, name string, files []string) (*Set, erro
 	return s, nil
 }
 
-// cifarRecordCount checks that size bytes are a whole, positive number of
-// records and returns it.
-func cifarRecordCount(size, labelBytes int) (int, error) {
-	rec := labelBytes + cifarImage
-	if size == 0 || size%rec != 0 {
-		return 0, fmt.Errorf("size %d bytes is not a positive multiple of the %d-byte record (%d label byte(s) + 3072 pixels)", size, rec, labelBytes)
+// cifarRecord is the record layout: label bytes, then three planes of
+// plane bytes each. The files use 32×32 planes; the fuzz target uses tiny
+// ones, so that its inputs (and their minimisation) stay small while the
+// code is the same.
+type cifarRecord struct{ labelBytes, plane int }
+
+func (r cifarRecord) size() int { return r.labelBytes + 3*r.plane }
+
+// count checks that size bytes are a whole, positive number of records and
+// returns it.
+func (r cifarRecord) count(size int) (int, error) {
+	if size == 0 || size%r.size() != 0 {
+		return 0, fmt.Errorf("size %d bytes is not a positive multiple of the %d-byte record (%d label byte(s) + %d pixels)",
+			size, r.size(), r.labelBytes, 3*r.plane)
 	}
-	return size / rec, nil
+	return size / r.size(), nil
 }
 
-// decodeCIFAR parses the records in b (a whole number of them, as
-// cifarRecordCount checks) into HWC pixels and labels, which must hold
-// exactly that many images; labels outside the format's ranges are errors.
-func decodeCIFAR(pixels []uint8, labels []int32, b []byte, labelBytes, classes int) error {
-	rec := labelBytes + cifarImage
-	if len(b)%rec != 0 || len(labels) != len(b)/rec || len(pixels) != len(labels)*cifarImage {
-		return fmt.Errorf("decodeCIFAR: %d bytes of %d-byte records into %d labels and %d pixels", len(b), rec, len(labels), len(pixels))
+// decode parses the records in b (a whole number of them, as count checks)
+// into HWC pixels and labels, which must hold exactly that many images;
+// labels outside the format's ranges are errors.
+func (r cifarRecord) decode(pixels []uint8, labels []int32, b []byte, classes int) error {
+	rec, img := r.size(), 3*r.plane
+	if len(b)%rec != 0 || len(labels) != len(b)/rec || len(pixels) != len(labels)*img {
+		return fmt.Errorf("decode: %d bytes of %d-byte records into %d labels and %d pixels", len(b), rec, len(labels), len(pixels))
 	}
-	for r := range labels {
-		recb := b[r*rec : (r+1)*rec]
-		label := int(recb[labelBytes-1])
+	for i := range labels {
+		recb := b[i*rec : (i+1)*rec]
+		label := int(recb[r.labelBytes-1])
 		if label >= classes {
-			return fmt.Errorf("record %d has label %d, outside 0..%d: wrong format (CIFAR-10 and CIFAR-100 files mixed up?)", r, label, classes-1)
+			return fmt.Errorf("record %d has label %d, outside 0..%d: wrong format (CIFAR-10 and CIFAR-100 files mixed up?)", i, label, classes-1)
 		}
-		if labelBytes == 2 && recb[0] >= 20 {
-			return fmt.Errorf("record %d has coarse label %d, outside 0..19: wrong format", r, recb[0])
+		if r.labelBytes == 2 && recb[0] >= 20 {
+			return fmt.Errorf("record %d has coarse label %d, outside 0..19: wrong format", i, recb[0])
 		}
-		labels[r] = int32(label)
-		planarToHWC(pixels[r*cifarImage:(r+1)*cifarImage], recb[labelBytes:])
+		labels[i] = int32(label)
+		planarToHWC(pixels[i*img:(i+1)*img], recb[r.labelBytes:], r.plane)
 	}
 	return nil
 }
 
 // planarToHWC converts one image from R, G, B planes to interleaved HWC.
-func planarToHWC(dst, src []byte) {
-	r, g, b := src[:cifarPlane], src[cifarPlane:2*cifarPlane], src[2*cifarPlane:3*cifarPlane]
-	dst = dst[:3*cifarPlane]
-	for p := 0; p < cifarPlane; p++ {
+func planarToHWC(dst, src []byte, plane int) {
+	r, g, b := src[:plane], src[plane:2*plane], src[2*plane:3*plane]
+	dst = dst[:3*plane]
+	for p := 0; p < plane; p++ {
 		dst[3*p] = r[p]
 		dst[3*p+1] = g[p]
 		dst[3*p+2] = b[p]
@@ -184,10 +193,10 @@ func planarToHWC(dst, src []byte) {
 }
 
 // hwcToPlanar is the inverse, for the generators.
-func hwcToPlanar(dst, src []byte) {
-	for p := 0; p < cifarPlane; p++ {
+func hwcToPlanar(dst, src []byte, plane int) {
+	for p := 0; p < plane; p++ {
 		dst[p] = src[3*p]
-		dst[cifarPlane+p] = src[3*p+1]
-		dst[2*cifarPlane+p] = src[3*p+2]
+		dst[plane+p] = src[3*p+1]
+		dst[2*plane+p] = src[3*p+2]
 	}
 }

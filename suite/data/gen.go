@@ -129,7 +129,7 @@ func CIFARRecords(s *Set, labelBytes int) ([]byte, error) {
 		if labelBytes == 2 {
 			r[0] = byte(l / 5)
 		}
-		hwcToPlanar(r[labelBytes:], s.Image(i))
+		hwcToPlanar(r[labelBytes:], s.Image(i), cifarPlane)
 	}
 	return out, nil
 }
