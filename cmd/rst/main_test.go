@@ -268,9 +268,9 @@ func TestNonFiniteNumbersRefused(t *testing.T) {
 		{[]string{"--smoothing", "NaN"}, []string{"--smoothing NaN", "finite"}},
 		{[]string{"--method", "gnr", "--param", "gamma=NaN"}, []string{"-param", "gamma=NaN", "finite"}},
 		{[]string{"--method", "looksam", "--param", "k=-Inf"}, []string{"-param", "k=-Inf", "finite"}},
-		{[]string{"--lr-schedule", "step:0.5/NaN"}, []string{"--lr-schedule", "NaN", "finite"}},
-		{[]string{"--lr-schedule", "step:NaN"}, []string{"--lr-schedule", "milestone NaN"}},
-		{[]string{"--lr-schedule", "step:0.5/Inf"}, []string{"--lr-schedule", "+Inf", "finite"}},
+		{[]string{"--lr-schedule", "step:0.5/NaN"}, []string{"--lr-schedule", "step:0.5/NaN", "positive"}},
+		{[]string{"--lr-schedule", "step:NaN"}, []string{"--lr-schedule", "step:NaN", "(0,1)"}},
+		{[]string{"--lr-schedule", "step:0.5/Inf"}, []string{"--lr-schedule", "step:0.5/Inf", "positive"}},
 		{[]string{"--method", "rst", "--schedule", "expr:x*2"}, []string{"expr", "from x = 0.5001 to x = 1"}},
 	} {
 		_, stderr, code := run(t, append(append(tiny, "--steps", "1"), c.args...)...)

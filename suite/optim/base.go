@@ -162,7 +162,7 @@ func ParseLR(spec string, lr float64, warmup int) (LR, error) {
 		if i := strings.IndexByte(body, '/'); i >= 0 {
 			g, err := strconv.ParseFloat(body[i+1:], 64)
 			if err != nil || !(g > 0) || math.IsInf(g, 0) { // !(g > 0) refuses NaN too
-				return nil, fmt.Errorf("lr schedule %q: the factor after / must be a positive number", spec)
+				return nil, fmt.Errorf("lr schedule %q: the factor after / must be a finite positive number", spec)
 			}
 			body, gamma = body[:i], g
 		}
