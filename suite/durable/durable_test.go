@@ -144,7 +144,7 @@ func TestLockReleasedByDeadProcess(t *testing.T) {
 		t.Skip("flock(1) not installed")
 	}
 	path := filepath.Join(t.TempDir(), "run.lock")
-	cmd := exec.Command("flock", path, "sleep", "60")
+	cmd := exec.Command("flock", "-o", path, "sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
