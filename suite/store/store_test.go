@@ -19,7 +19,7 @@ import (
 )
 
 // tinyConfig is a resolved run of a few MLP steps on real MNIST digits.
-func tinyConfig(t *testing.T) train.Config {
+func tinyConfig(t testing.TB) train.Config {
 	t.Helper()
 	c := train.Defaults()
 	c.Profile, c.Model, c.Data = "smoke", "mlp", "mnist"
@@ -34,7 +34,7 @@ func tinyConfig(t *testing.T) train.Config {
 
 // sampleRecord is a finished record with every kind of value a record
 // holds: NaN and infinite metrics, a divergence, draws, provenance.
-func sampleRecord(t *testing.T) *train.Record {
+func sampleRecord(t testing.TB) *train.Record {
 	t.Helper()
 	cfg := tinyConfig(t)
 	return &train.Record{
