@@ -76,8 +76,20 @@ func TestRecordAccountsForWorkAndLearns(t *testing.T) {
 	if rec.TestError > 25 {
 		t.Errorf("test error %.1f%% after 2 epochs on 1,600 digits", rec.TestError)
 	}
-	if rec.ID != c.ID() || rec.Provenance.GoVersion == "" || rec.Provenance.Backend == "" {
-		t.Errorf("record identity/provenance incomplete: %+v", rec.Provenance)
+	// The id is the hash of the resolved config: every default filled in.
+	resolved, err := c.Resolved()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.ID != resolved.ID() || rec.Config.ModelAbout == "" || rec.ID == c.ID() {
+		t.Errorf("record id %s, resolved config's %s, unresolved %s; model description %q", rec.ID, resolved.ID(), c.ID(), rec.Config.ModelAbout)
+	}
+	p := rec.Provenance
+	if p.GoVersion == "" || p.Backend == "" || p.GitCommit == "" || p.Threads < 1 || p.Device != "cpu" || p.End.Before(p.Start) {
+		t.Errorf("provenance incomplete: %+v", p)
+	}
+	if len(p.Data) != 4 || len(p.Data) != len(tr.Files)+len(te.Files) || len(p.Data[0].SHA256) != 64 {
+		t.Errorf("provenance lists %d data files, the sets read %d", len(p.Data), len(tr.Files)+len(te.Files))
 	}
 
 	c.Method.Name, c.Method.Rho = "sam", 0.05
