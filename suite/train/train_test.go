@@ -2,10 +2,13 @@ package train
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/durable"
 )
 
 // mnistSubset loads the real MNIST shipped with the GoMNIST module.
@@ -212,5 +215,31 @@ type cancelAt struct {
 func (c *cancelAt) Step(step, _ int, _ float64) {
 	if step == c.step {
 		c.cancel()
+	}
+}
+
+// A checkpoint another process is using is refused before any training,
+// with a message naming the holder; a damaged checkpoint is refused with
+// the fix.
+func TestCheckpointInUseOrDamagedIsRefused(t *testing.T) {
+	tr, te := mnistSubset(t)
+	c := smokeConfig()
+	c.Steps = 4
+	c.Checkpoint = filepath.Join(t.TempDir(), "sub", "run.ckpt")
+	lock, err := durable.TryLock(c.Checkpoint+".lock", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunOn(context.Background(), c, tr, te, nil)
+	lock.Unlock()
+	if err == nil || !strings.Contains(err.Error(), "in use by pid") || !strings.Contains(err.Error(), c.Checkpoint) {
+		t.Fatalf("second user of a checkpoint: err = %v, want one naming the holder and the file", err)
+	}
+	if err := os.WriteFile(c.Checkpoint, []byte("RSTCKPT1 sha256=00 bytes=3\nabc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunOn(context.Background(), c, tr, te, nil)
+	if err == nil || !strings.Contains(err.Error(), c.Checkpoint) || !strings.Contains(err.Error(), "delete it") {
+		t.Fatalf("damaged checkpoint: err = %v, want one naming the file and the fix", err)
 	}
 }
