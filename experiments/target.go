@@ -11,6 +11,7 @@ import (
 
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/report"
+	"github.com/rst-bench/rst/suite/schedule"
 	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
 )
@@ -267,4 +268,28 @@ func (r *Results) Done() (done, runnable int) {
 func (r *Results) Caption() string {
 	done, runnable := r.Done()
 	return fmt.Sprintf("Profile %s (%s). Seeds 1–%d; %d of %d runs done.", r.Profile.Name, r.Profile.About, r.Seeds, done, runnable)
+}
+
+// Cost is a run's expected forward-backward pairs per step, 1 + the
+// expected Δη of its method: what a matrix's ETA weighs runs by, since a
+// SAM run takes about twice an SGD run's time.
+func (p Planned) Cost(steps int) float64 {
+	m := p.Config.Method
+	switch m.Name {
+	case "sgd":
+		return 1
+	case "rst", "grst":
+		f, err := schedule.Parse(m.Schedule)
+		if err != nil {
+			return 1.5
+		}
+		return 1 + f.ExpectedDeltaEta(steps)
+	case "looksam":
+		if k := m.Params["k"]; k > 0 {
+			return 1 + 1/k
+		}
+	case "esam":
+		return 1 + m.Params["gamma"]
+	}
+	return 2
 }

@@ -248,12 +248,20 @@ func trainAll(ctx context.Context, st *store.Store, f *expFlags, todo []experime
 	var mu sync.Mutex
 	done, failed, busy := 0, 0, 0
 	var errs []string
+	// The ETA weighs each run by its expected passes per step, so that the
+	// SAM runs still to come are not counted at an SGD run's speed.
+	steps := experiments.Profiles[f.profile].Steps
+	var totalCost, doneCost float64
+	for _, r := range todo {
+		totalCost += r.Cost(steps)
+	}
 	report := func(r experiments.Planned, outcome string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		done++
+		doneCost += r.Cost(steps)
 		elapsed := time.Since(start)
-		eta := time.Duration(float64(elapsed) / float64(done) * float64(len(todo)-done)).Round(time.Second)
+		eta := time.Duration(float64(elapsed) / doneCost * (totalCost - doneCost)).Round(time.Second)
 		switch {
 		case errors.Is(err, store.ErrBusy):
 			busy++
