@@ -70,3 +70,22 @@ vet:
 
 clean:
 	rm -rf bin
+
+# The fault tests at full size: SIGKILLs at random moments and after each
+# write, resumed training, concurrent workers, diverged runs, bad inputs
+# (RELIABILITY.md reports their figures).
+reliability:
+	$(GO) test $(TAGS) -count=1 -timeout 60m -v ./reliability -args -long
+
+# Every fuzz target in the repository, FUZZTIME each, one after another on
+# one worker; a failure is reported and the others still run.
+FUZZTIME ?= 5m
+fuzz:
+	@failed=""; \
+	for f in $$(grep -rl 'func Fuzz' --include=*_test.go . | sort); do \
+	  for n in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$(dirname $$f) $$n ($(FUZZTIME))"; \
+	    $(GO) test $(TAGS) -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) -parallel 1 $$(dirname $$f) || failed="$$failed $$n"; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
