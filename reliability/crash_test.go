@@ -97,7 +97,8 @@ func TestCrashRandomKills(t *testing.T) {
 	ref := referenceStore(t)
 	r := rng.New(1, "reliability/random-kills")
 	start := time.Now()
-	kills, trials, starts, lost, leftCkpt, leftTemp, resumed, leftovers := 0, 0, 0, 0, 0, 0, 0, 0
+	kills, trials, starts, lost, leftCkpt, leftTemp, resumed := 0, 0, 0, 0, 0, 0, 0
+	leftovers := map[string]int{}
 	for kills < sz.randomKills {
 		trials++
 		dir := t.TempDir()
@@ -137,10 +138,10 @@ func TestCrashRandomKills(t *testing.T) {
 		}
 		l, left := checkStore(t, ref, results)
 		lost += l
-		leftovers += len(left)
+		kinds(left, leftovers)
 		resumed += resumedRuns(t, results)
 	}
-	figures(t, "random-kill: trials=%d kills=%d starts=%d kills-leaving-checkpoint=%d kills-leaving-temp=%d resumed-runs=%d runs-lost=%d ckpt-leftovers=%d time=%s reference=%s",
+	figures(t, "random-kill: trials=%d kills=%d starts=%d kills-leaving-checkpoint=%d kills-leaving-temp=%d resumed-runs=%d runs-lost=%d left-in-ckpt=%v time=%s reference=%s",
 		trials, kills, starts, leftCkpt, leftTemp, resumed, lost, leftovers, time.Since(start).Round(time.Second), refTime.Round(time.Second))
 }
 
@@ -154,7 +155,8 @@ func TestCrashAfterWrites(t *testing.T) {
 	ref := referenceStore(t)
 	r := rng.New(1, "reliability/write-kills")
 	start := time.Now()
-	kills, trials, starts, lost, leftovers, resumed, tempsSeen := 0, 0, 0, 0, 0, 0, 0
+	kills, trials, starts, lost, resumed, tempsSeen := 0, 0, 0, 0, 0, 0
+	leftovers := map[string]int{}
 	hits := map[string]int{}
 	for kills < sz.writeKills {
 		trials++
@@ -215,10 +217,10 @@ func TestCrashAfterWrites(t *testing.T) {
 		}
 		l, left := checkStore(t, ref, results)
 		lost += l
-		leftovers += len(left)
+		kinds(left, leftovers)
 		resumed += resumedRuns(t, results)
 	}
-	figures(t, "write-kill: trials=%d kills=%d (after-checkpoint=%d after-record=%d) starts=%d temp-files-seen=%d resumed-runs=%d runs-lost=%d ckpt-leftovers=%d time=%s",
+	figures(t, "write-kill: trials=%d kills=%d (after-checkpoint=%d after-record=%d) starts=%d temp-files-seen=%d resumed-runs=%d runs-lost=%d left-in-ckpt=%v time=%s",
 		trials, kills, hits[".ckpt"], hits[".json"], starts, tempsSeen, resumed, lost, leftovers, time.Since(start).Round(time.Second))
 }
 

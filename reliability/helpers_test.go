@@ -320,6 +320,26 @@ func checkStore(t *testing.T, want, got string) (lost int, leftovers []string) {
 	return lost, leftovers
 }
 
+// kinds counts files by kind: stale checkpoints (a record exists, so no
+// run will ever resume from them), their lock files, write probes and
+// temporary files.
+func kinds(names []string, into map[string]int) {
+	for _, n := range names {
+		switch {
+		case strings.HasSuffix(n, ".ckpt"):
+			into["checkpoint"]++
+		case strings.HasSuffix(n, ".ckpt.lock"):
+			into["checkpoint-lock"]++
+		case strings.HasSuffix(n, ".probe"):
+			into["probe"]++
+		case strings.HasSuffix(n, ".tmp"):
+			into["temp"]++
+		default:
+			into["other"]++
+		}
+	}
+}
+
 // snapshot maps every file under dir to the SHA-256 of its content, to
 // prove that a refused command wrote nothing.
 func snapshot(t *testing.T, dir string) map[string]string {
