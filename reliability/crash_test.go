@@ -278,18 +278,21 @@ func TestCrashTrainResume(t *testing.T) {
 		dir := t.TempDir()
 		ckpt, out := filepath.Join(dir, "run.ckpt"), filepath.Join(dir, "run.json")
 		// The first start dies right after checkpoint 1 or 2 is renamed
-		// into place, the second at a random moment, the third finishes.
+		// into place; the second, after checkpoint 2 when it resumed from
+		// 1, else at a random moment; the third finishes.
+		first := 1 + r.IntN(2)
 		for attempt := 0; ; attempt++ {
 			starts++
 			p := startProc(t, dir, trainArgs("--checkpoint", ckpt, "--out", out)...)
 			killed := false
-			switch attempt {
-			case 0:
-				killed = killAfterReplacements(t, p, ckpt, 1+r.IntN(2))
+			switch {
+			case attempt == 0 || attempt == 1 && first == 1:
+				// The checkpoint already on disk counts as the first seen.
+				killed = killAfterReplacements(t, p, ckpt, []int{first, 2}[attempt])
 				if killed {
 					afterCkpt++
 				}
-			case 1:
+			case attempt == 1:
 				select {
 				case <-time.After(time.Duration(r.Float64() * float64(whole))):
 					killed = p.kill(t)

@@ -46,7 +46,7 @@ type size struct {
 
 func sizes() size {
 	if long() {
-		return size{seeds: 2, randomKills: 24, writeKills: 20, trainTrials: 8, concTrials: 5, workers: 4}
+		return size{seeds: 2, randomKills: 100, writeKills: 40, trainTrials: 20, concTrials: 10, workers: 4}
 	}
 	return size{seeds: 1, randomKills: 5, writeKills: 3, trainTrials: 1, concTrials: 1, workers: 3}
 }
