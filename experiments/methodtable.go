@@ -59,7 +59,7 @@ func methodTable(r *Results, name, title string, cells []Cell, paper map[string]
 		}
 	}
 	t.Caption = r.Caption() + " Error: mean ± std of the final test error over seeds (n finished, undiverged runs). " +
-		"Δη: realised extra forward-backward pairs per step. Extra time: (time − SGD's) / (SAM's − SGD's), training time only. " +
+		"Δη: realised extra forward-backward pairs per step. Extra time: (time − SGD's) / (SAM's − SGD's), training time only, from runs that may have shared the machine with other work (rst bench --compare measures cost side by side). " +
 		"vs SGD / vs SAM: mean paired difference of the error over the same seeds (same data order and initialisation), with its 95% Student-t interval; negative is better."
 	t.Notes = append(notes, badNotes(r)...)
 	return t
