@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/rst-bench/rst/experiments"
-	"github.com/rst-bench/rst/suite/buildinfo"
 	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
 )
@@ -180,7 +179,9 @@ func missingRuns(st *store.Store, p *experiments.Profile, ts []*experiments.Targ
 				if _, err := st.Get(p.Name, r.ID); err == nil {
 					continue
 				} else if !errors.Is(err, store.ErrMissing) {
-					fmt.Fprintf(os.Stderr, "rst: %v (it will be run again)\n", err)
+					// Training over it would hide the damage: the run stays
+					// refused until the file is deleted or restored.
+					fmt.Fprintf(os.Stderr, "rst: %v\n", err)
 				}
 			}
 			out = append(out, r)
@@ -442,7 +443,6 @@ type Manifest struct {
 	Target   string        `json:"target"`
 	Profile  string        `json:"profile"`
 	Seeds    int           `json:"seeds"`
-	Rendered string        `json:"rendered_by_commit"`
 	Done     int           `json:"runs_done"`
 	Runnable int           `json:"runs_runnable"`
 	Runs     []ManifestRun `json:"runs"`
@@ -460,7 +460,7 @@ type ManifestRun struct {
 
 func manifest(r *experiments.Results) Manifest {
 	done, runnable := r.Done()
-	m := Manifest{Target: r.Target.Name, Profile: r.Profile.Name, Seeds: r.Seeds, Rendered: buildinfo.Commit(), Done: done, Runnable: runnable}
+	m := Manifest{Target: r.Target.Name, Profile: r.Profile.Name, Seeds: r.Seeds, Done: done, Runnable: runnable}
 	for _, run := range r.Runs {
 		mr := ManifestRun{ID: run.ID, Cell: run.Cell.Label(), Seed: run.Seed}
 		switch rec, ok := r.Records[run.ID]; {

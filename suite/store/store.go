@@ -182,6 +182,7 @@ func (s *Store) Run(ctx context.Context, cfg train.Config, force bool, progress 
 	id := cfg.ID()
 	if !force {
 		if rec, err := s.Get(cfg.Profile, id); err == nil {
+			s.tidy(cfg.Profile, id)
 			return rec, Done, nil
 		} else if !errors.Is(err, ErrMissing) {
 			return nil, Done, err
@@ -195,6 +196,7 @@ func (s *Store) Run(ctx context.Context, cfg train.Config, force bool, progress 
 	// Another worker may have finished it between the check and the lock.
 	if !force {
 		if rec, err := s.Get(cfg.Profile, id); err == nil {
+			s.removeLeftovers(cfg.Profile, id)
 			return rec, Done, nil
 		}
 	}
@@ -214,9 +216,33 @@ func (s *Store) Run(ctx context.Context, cfg train.Config, force bool, progress 
 	if err := s.Put(rec); err != nil {
 		return rec, Trained, err
 	}
+	s.removeLeftovers(cfg.Profile, id)
+	return rec, Trained, nil
+}
+
+// tidy removes what a worker killed between writing a run's record and
+// cleaning up left behind (a checkpoint can be hundreds of MB), when the
+// run is not in use; otherwise it leaves that to the run's holder.
+func (s *Store) tidy(profile, id string) {
+	ckpt := s.CheckpointPath(profile, id)
+	if _, err := os.Stat(ckpt); err != nil {
+		return
+	}
+	lock, err := durable.TryLock(s.lockPath(profile, id), "run "+id)
+	if err != nil {
+		return
+	}
+	defer lock.Unlock()
+	s.removeLeftovers(profile, id)
+}
+
+// removeLeftovers deletes a finished run's checkpoint and its lock file;
+// the caller holds the run's lock or has just finished the run under it.
+func (s *Store) removeLeftovers(profile, id string) {
+	ckpt := s.CheckpointPath(profile, id)
 	os.Remove(ckpt)
 	os.Remove(ckpt + ".lock")
-	return rec, Trained, nil
+	s.removeTemps(profile, id)
 }
 
 // removeTemps deletes temporary files that a killed writer of run id left

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"time"
 
 	"github.com/rst-bench/rst/suite/durable"
@@ -84,6 +85,35 @@ func (t *trainer) save(path string, c *checkpoint) error {
 	return nil
 }
 
+// consistent checks the counters of a checkpoint against the run it claims
+// to belong to. The checksum proves the file is as written; this catches a
+// file written by a different build or by hand, whose counters would
+// otherwise shift the draws, overrun the run or index past its epochs.
+func (c *checkpoint) consistent(perEpoch, total, epochs int) error {
+	switch {
+	case c.Epoch < 1 || c.Epoch > epochs:
+		return fmt.Errorf("it records %d epochs done of a %d-epoch run", c.Epoch, epochs)
+	case c.Step != min(c.Epoch*perEpoch, total):
+		return fmt.Errorf("it records step %d after epoch %d, want %d", c.Step, c.Epoch, min(c.Epoch*perEpoch, total))
+	case len(c.Draws) != c.Step:
+		return fmt.Errorf("it holds %d draws for %d steps", len(c.Draws), c.Step)
+	case len(c.Epochs) != c.Epoch:
+		return fmt.Errorf("it holds %d epoch records for %d epochs", len(c.Epochs), c.Epoch)
+	case !(c.Pairs >= float64(c.Step) && c.Pairs <= 2*float64(c.Step)):
+		return fmt.Errorf("it counts %v forward-backward pairs for %d steps", c.Pairs, c.Step)
+	case !(c.TrainSeconds >= 0) || math.IsInf(c.TrainSeconds, 0):
+		return fmt.Errorf("its training time %v is not a duration", c.TrainSeconds)
+	case c.Resumed < 0:
+		return fmt.Errorf("it counts %d resumes", c.Resumed)
+	}
+	for i, e := range c.Epochs {
+		if e.Epoch != i+1 {
+			return fmt.Errorf("its epoch record %d is numbered %d", i+1, e.Epoch)
+		}
+	}
+	return nil
+}
+
 // checkpointMagic heads every checkpoint file with its format version; the
 // checksum after it covers the whole state, so a flipped bit or a torn
 // file is refused instead of silently changing the run's result.
@@ -108,6 +138,9 @@ func (t *trainer) restore(path string) (*checkpoint, error) {
 	}
 	if c.ID != t.cfg.ID() {
 		return nil, fmt.Errorf("checkpoint %s belongs to run %s, not to this run %s: use another --checkpoint path or delete it", path, c.ID, t.cfg.ID())
+	}
+	if err := c.consistent(t.length()); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %v: delete it to start the run afresh", path, err)
 	}
 	b := t.b
 	fix := func(err error) error {

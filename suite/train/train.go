@@ -108,12 +108,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 		}
 	}
 	trainSet, b, net, method := t.set, t.b, t.net, t.method
-	perEpoch := trainSet.Len() / cfg.Batch
-	total := cfg.Epochs * perEpoch
-	if cfg.Steps > 0 {
-		total = cfg.Steps
-	}
-	epochs := (total + perEpoch - 1) / perEpoch
+	perEpoch, total, epochs := t.length()
 
 	start := time.Now()
 	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), cfg.Device, start)}
@@ -206,6 +201,17 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	rec.WallSeconds = rec.Provenance.End.Sub(start).Seconds()
 	progress.Done(rec)
 	return rec, t, nil
+}
+
+// length is the run's steps per epoch, total steps and epochs: the last
+// short batch of an epoch is dropped, and a run of --steps ends mid-epoch.
+func (t *trainer) length() (perEpoch, total, epochs int) {
+	perEpoch = t.set.Len() / t.cfg.Batch
+	total = t.cfg.Epochs * perEpoch
+	if t.cfg.Steps > 0 {
+		total = t.cfg.Steps
+	}
+	return perEpoch, total, (total + perEpoch - 1) / perEpoch
 }
 
 // newTrainer checks the config against the training set and builds the
