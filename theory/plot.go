@@ -7,10 +7,9 @@ import (
 	"math"
 	"os"
 	"strings"
-	"sync"
 
-	"codeberg.org/go-fonts/dejavu/dejavusans"
-	"golang.org/x/image/font/opentype"
+	"github.com/rst-bench/rst/suite/report"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -21,20 +20,13 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// The report's figures use DejaVu Sans: gonum/plot's default, Liberation,
-// has no ∇ and no subscript letters (ₜ, ₛ), which it silently drops.
-// TestPlotGlyphs checks every string the figures draw against this font.
-var plotFont = font.Font{Typeface: "DejaVu", Variant: "Sans"}
+// Figures are set in the suite's figure font (report.Font, DejaVu Sans):
+// gonum/plot's default has no ∇ and no subscript letters (ₜ, ₛ).
+// TestPlotGlyphs checks every string the figures draw against it.
+var plotFont = report.Font
 
-// plotHandler is the text handler of every figure; it owns its own font
-// cache so that the report leaves gonum/plot's global defaults alone.
-var plotHandler = sync.OnceValues(func() (text.Handler, error) {
-	ttf, err := opentype.Parse(dejavusans.TTF)
-	if err != nil {
-		return nil, fmt.Errorf("parse the embedded DejaVu Sans font: %w", err)
-	}
-	return text.Plain{Fonts: font.NewCache(font.Collection{{Font: plotFont, Face: ttf}})}, nil
-})
+// plotHandler is the text handler of every figure.
+var plotHandler = report.TextHandler
 
 // Figure geometry. The legend is not part of the plot area: it gets its own
 // rows below the x axis label, so it can never cover data or be clipped.

@@ -95,32 +95,36 @@ func Limit(v float64) *float64 { return &v }
 // Resolution of the PNG: 300 dots per inch, print quality.
 const pngDPI = 300
 
-// Text is set in DejaVu Sans: the plot library's default (Liberation) has
-// no ∇, which the paper's labels need beside Δ, η, ρ and γ.
-var textFont = font.Font{Typeface: "DejaVu", Variant: "Sans"}
+// Font is the typeface of every figure the suite draws, here and in
+// theory/: DejaVu Sans, since the plot library's default (Liberation) has
+// no ∇ and no subscript letters, which the paper's labels need beside Δ,
+// η, ρ and γ.
+var Font = font.Font{Typeface: "DejaVu", Variant: "Sans"}
 
-var fontOnce sync.Once
-var fontErr error
+// TextHandler returns the text handler that sets text in Font. It has a
+// font cache of its own, so gonum/plot's global defaults are left alone.
+var TextHandler = sync.OnceValues(func() (text.Handler, error) {
+	f, err := opentype.Parse(dejavusans.TTF)
+	if err != nil {
+		return nil, fmt.Errorf("report: parsing DejaVu Sans: %w", err)
+	}
+	return text.Plain{Fonts: font.NewCache(font.Collection{{Font: Font, Face: f}})}, nil
+})
+
+// handler is TextHandler's result once loadFont has succeeded.
+var handler text.Handler
 
 func loadFont() error {
-	fontOnce.Do(func() {
-		f, err := opentype.Parse(dejavusans.TTF)
-		if err != nil {
-			fontErr = fmt.Errorf("report: parsing DejaVu Sans: %w", err)
-			return
-		}
-		// Adding a typeface to the shared cache changes no one else's
-		// plots: lookups of other typefaces are untouched.
-		font.DefaultCache.Add(font.Collection{{Font: textFont, Face: f}})
-	})
-	return fontErr
+	h, err := TextHandler()
+	handler = h
+	return err
 }
 
 func textStyle(size float64) text.Style {
 	return text.Style{
 		Color:   color.Black,
-		Font:    font.From(textFont, vg.Points(size)),
-		Handler: plot.DefaultTextHandler,
+		Font:    font.From(Font, vg.Points(size)),
+		Handler: handler,
 		XAlign:  draw.XLeft,
 		YAlign:  draw.YBottom,
 	}

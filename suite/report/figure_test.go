@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/image/font/sfnt"
-	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/text"
 )
 
 // demoFigures are the shapes the paper's figures take: error against Δη
@@ -322,8 +322,8 @@ func TestFontHasGlyphs(t *testing.T) {
 	if err := loadFont(); err != nil {
 		t.Fatal(err)
 	}
-	face := font.DefaultCache.Lookup(textFont, 10)
-	if face.Font.Typeface != textFont.Typeface {
+	face := handler.(text.Plain).Fonts.Lookup(Font, 10)
+	if face.Font.Typeface != Font.Typeface {
 		t.Fatalf("font lookup fell back to %q", face.Font.Typeface)
 	}
 	var buf sfnt.Buffer
