@@ -39,3 +39,22 @@ func TestResolveFillsEveryDefault(t *testing.T) {
 		t.Error("an unknown parameter was accepted")
 	}
 }
+
+// G-RST with k = 1 (figure 5's p = 0.5, γ_rst = 0.5ρ) resolves and builds:
+// its GNR degree is k·ρ whatever k is, never a --param gamma.
+func TestResolveGRSTWithUnitDegree(t *testing.T) {
+	s, err := Resolve(Spec{Name: "grst", Schedule: "constant:0.5", Params: map[string]float64{"k": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Params["gamma"]; ok || s.Params["k"] != 1 {
+		t.Errorf("resolved params %v: want k = 1 and no gamma", s.Params)
+	}
+	m, err := New(s, nil)
+	if err != nil {
+		t.Fatalf("the resolved spec does not build: %v", err)
+	}
+	if g := m.(*RST).Sharp.(*GNR); g.Gamma != 0.05 || g.Normalized {
+		t.Errorf("G-RST k=1 sharp step %+v, want GNR γ = ρ = 0.05", g)
+	}
+}

@@ -109,7 +109,7 @@ func init() {
 	for _, name := range SharpNames {
 		registerMethod(name, func(s Spec, _ *nn.Net) (Method, error) {
 			p := newParams(name, s)
-			m, err := buildSharp(name, name, s.Rho, p, 1)
+			m, err := buildSharp(name, name, s.Rho, p, 1, false)
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +152,7 @@ func buildRST(s Spec, g bool) (Method, error) {
 			}
 		}
 	}
-	m, err := buildSharp(sharp, who+" --sharp "+sharp, s.Rho, p, k)
+	m, err := buildSharp(sharp, who+" --sharp "+sharp, s.Rho, p, k, g)
 	if err != nil {
 		return nil, err
 	}
@@ -162,10 +162,10 @@ func buildRST(s Spec, g bool) (Method, error) {
 	return &RST{Plain: Plain{}, Sharp: m, P: f, Label: who}, nil
 }
 
-// buildSharp builds one sharpness-aware step from its parameters. k ≠ 1 is
-// G-RST's degree multiplier: GNR with γ = k·ρ, other variants through
-// Degree.
-func buildSharp(name, who string, rho float64, p *params, k float64) (Method, error) {
+// buildSharp builds one sharpness-aware step from its parameters. Under
+// G-RST (grst), k is the degree multiplier: GNR with γ = k·ρ (k = 1 too),
+// other variants through Degree.
+func buildSharp(name, who string, rho float64, p *params, k float64, grst bool) (Method, error) {
 	if !(rho > 0) {
 		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (docs/PAPER.md: 0.05 on CIFAR)", who, rho)
 	}
@@ -183,7 +183,7 @@ func buildSharp(name, who string, rho float64, p *params, k float64) (Method, er
 	case "sam":
 		m = &SAM{Rho: rho}
 	case "gnr":
-		if k != 1 {
+		if grst {
 			return &GNR{Rho: rho, Gamma: k * rho}, nil
 		}
 		gamma := get("gamma", 2*rho, 0, inf, false, false, "the penalty degree γ (default 2ρ; γ = ρ is SAM)")
@@ -203,7 +203,7 @@ func buildSharp(name, who string, rho float64, p *params, k float64) (Method, er
 		m = &GSAM{Alpha: a, RhoMax: hi, RhoMin: lo, LRMax: lrMax, LRMin: lrMin}
 	case "looksam":
 		key := "k"
-		if k != 1 {
+		if grst {
 			key = "looksam_k" // under G-RST, k is the degree multiplier
 		}
 		every := get(key, 5, 1, inf, false, true, "a full SAM step every k-th step; an integer")
