@@ -32,6 +32,9 @@ func init() {
 					}
 				}
 			}
+			if len(cost.Series) == 0 {
+				cost.Title += " (no timed runs yet)"
+			}
 			f.Panels = append(f.Panels, cost)
 			for _, m := range models {
 				for _, d := range datas {
@@ -54,7 +57,7 @@ func costSeries(r *Results, model, data string, cells []Cell) (report.Series, bo
 	tm := func(rec *train.Record) float64 { return rec.TrainSeconds }
 	sgd := r.Stat(Cell{Model: model, Data: data, Method: SGD}).Mean(tm)
 	sam := r.Stat(Cell{Model: model, Data: data, Method: SAM}).Mean(tm)
-	s := report.Series{Name: modelName(r, model) + ", " + dataName(r, data), Style: report.Points}
+	s := report.Series{Name: panelTitle(r, model, data), Style: report.Points}
 	if math.IsNaN(sgd) || math.IsNaN(sam) || sam <= sgd {
 		return s, false
 	}

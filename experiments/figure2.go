@@ -9,13 +9,24 @@ func init() {
 	models, datas := []string{ResNet18, WRN2810}, []string{CIFAR10, CIFAR100}
 	groups := func() []Cell {
 		var out []Cell
-		for g := 1; g <= 3; g++ {
-			fs, _ := schedule.PiecewiseGroup(g)
-			out = append(out, scheduleCells([]string{"", "piecewise group 1 (SGD → SAM)", "piecewise group 2 (SAM → SGD)", "piecewise group 3 (b_p = 0.5)"}[g], false, fs)...)
-		}
 		for g := 1; g <= 2; g++ {
-			fs, _ := schedule.LinearGroup(g)
-			out = append(out, scheduleCells([]string{"", "linear group 1", "linear group 2"}[g], false, fs)...)
+			fs, _ := schedule.PiecewiseGroup(g)
+			out = append(out, scheduleCells([]string{"", "piecewise group 1 (SGD → SAM)", "piecewise group 2 (SAM → SGD)"}[g], false, fs)...)
+		}
+		fs, _ := schedule.LinearGroup(1)
+		out = append(out, scheduleCells("linear group 1", false, fs)...)
+		// Every member of these two groups has Δη = 0.5: they are placed
+		// at their parameter a_p or b_l = 0.1 … 0.9 instead.
+		g3, _ := schedule.PiecewiseGroup(3)
+		l2, _ := schedule.LinearGroup(2)
+		for _, g := range []struct {
+			name string
+			fs   []schedule.Func
+		}{{"piecewise group 3 (b_p = 0.5) against a_p", g3}, {"linear group 2 against b_l", l2}} {
+			for i, c := range scheduleCells(g.name, false, g.fs) {
+				c.X, c.Param = float64(i+1)/10, true
+				out = append(out, c)
+			}
 		}
 		return out
 	}
@@ -29,11 +40,11 @@ func init() {
 			for _, m := range models {
 				for _, d := range datas {
 					if runnable(r.Profile, m, d) {
-						f.Panels = append(f.Panels, errorPanel(r, m, d, "", cells()))
+						f.Panels = append(f.Panels, errorPanel(r, m, d, "", cells()), paramPanel(r, m, d, "", cells()))
 					}
 				}
 			}
-			f.Caption = r.Caption() + " Error bars and bands: std over seeds. Piecewise group 3 and linear group 2 have Δη = 0.5 for every member: their points stack at x = 0.5."
+			f.Caption = r.Caption() + " Error bars and bands: std over seeds. Piecewise group 3 and linear group 2 have Δη = 0.5 for every member, so their panels place each run at its group parameter instead."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
 	})

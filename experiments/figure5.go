@@ -47,7 +47,7 @@ func init() {
 				h.Z = append(h.Z, row)
 			}
 			f := &report.Figure{Name: "figure5", Title: "Figure 5: G-RST error over p and γ_rst", Cols: 1,
-				Panels: []report.Panel{{Title: modelName(r, WRN2810) + ", " + dataName(r, CIFAR10), XLabel: "p (probability of a GNR step)", YLabel: "γ_rst / ρ", Heat: h}}}
+				Panels: []report.Panel{{Title: panelTitle(r, WRN2810, CIFAR10), XLabel: "p (probability of a GNR step)", YLabel: "γ_rst / ρ", Heat: h}}}
 			f.Caption = r.Caption() + " Cell: mean test error over seeds; grey: no run yet."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},

@@ -34,10 +34,13 @@ func cellPoint(r *Results, c Cell) (point, bool) {
 }
 
 // seriesOf turns cells into one series of error against Δη.
-func seriesOf(r *Results, name string, cells []Cell) (report.Series, bool) {
+func seriesOf(r *Results, name string, cells []Cell, byParam bool) (report.Series, bool) {
 	s := report.Series{Name: name}
 	for _, c := range cells {
 		if p, ok := cellPoint(r, c); ok {
+			if byParam {
+				p.x = c.X
+			}
 			s.X = append(s.X, p.x)
 			s.Y = append(s.Y, p.y)
 			s.YErr = append(s.YErr, p.err)
@@ -70,15 +73,29 @@ func baselines(r *Results, model, data, aug string) []report.RefLine {
 // errorPanel is an error-vs-Δη panel for one model and dataset: one series
 // per schedule group, the SGD and SAM levels as reference lines.
 func errorPanel(r *Results, model, data, aug string, groups []Cell) report.Panel {
+	return groupPanel(r, model, data, aug, groups, false)
+}
+
+// paramPanel is errorPanel for the groups whose members share one Δη
+// (piecewise group 3, linear group 2): error against the schedule's
+// parameter, where the Δη axis would stack them all at one x.
+func paramPanel(r *Results, model, data, aug string, groups []Cell) report.Panel {
+	p := groupPanel(r, model, data, aug, groups, true)
+	p.Title += ", Δη = 0.5"
+	p.XLabel = "the group's parameter (a_p or b_l)"
+	return p
+}
+
+func groupPanel(r *Results, model, data, aug string, groups []Cell, byParam bool) report.Panel {
 	p := report.Panel{
-		Title:  modelName(r, model) + ", " + dataName(r, data),
+		Title:  panelTitle(r, model, data),
 		XLabel: "expected Δη (extra passes per step)", YLabel: "test error (%)",
 		Lines: baselines(r, model, data, aug),
 	}
 	var order []string
 	bySeries := map[string][]Cell{}
 	for _, c := range groups {
-		if c.Model != model || c.Data != data || c.Series == "" {
+		if c.Model != model || c.Data != data || c.Series == "" || c.Param != byParam {
 			continue
 		}
 		if _, ok := bySeries[c.Series]; !ok {
@@ -87,7 +104,7 @@ func errorPanel(r *Results, model, data, aug string, groups []Cell) report.Panel
 		bySeries[c.Series] = append(bySeries[c.Series], c)
 	}
 	for _, name := range order {
-		if s, ok := seriesOf(r, name, bySeries[name]); ok {
+		if s, ok := seriesOf(r, name, bySeries[name], byParam); ok {
 			p.Series = append(p.Series, s)
 		}
 	}
@@ -115,4 +132,18 @@ func runnable(p *Profile, model, data string) bool {
 	_, okM := p.Models[model]
 	_, okD := p.Data[data]
 	return okM && okD
+}
+
+// panelTitle names what a panel's runs trained: the profile's model on its
+// dataset ("small CNN on Fashion-MNIST"); the caption says what they stand
+// in for. Table rows spell out both; a panel title has no room.
+func panelTitle(r *Results, model, data string) string {
+	m, d := model, data
+	if v, ok := r.Profile.Models[model]; ok {
+		m = v
+	}
+	if v, ok := r.Profile.Data[data]; ok {
+		d = v
+	}
+	return Display(m) + " on " + Display(d)
 }

@@ -22,7 +22,8 @@ type Cell struct {
 	Model, Data string // the paper's names (ResNet18, CIFAR10, ...)
 	Method      optim.Spec
 	Augment     string  // "" = the profile's default
-	X           float64 // the cell's position on a figure's axis (a_c, b_p, ...)
+	X           float64 // the cell's position on a figure's axis: its expected Δη, or its schedule's parameter when Param
+	Param       bool    // X is the schedule's parameter (a group whose members all have one Δη)
 	Series      string  // the figure series or table group the cell belongs to
 }
 
@@ -228,7 +229,7 @@ func (r *Results) Stat(c Cell) Stat {
 }
 
 func sameCell(a, b Cell) bool {
-	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.X == b.X && a.Series == b.Series &&
+	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.X == b.X && a.Param == b.Param && a.Series == b.Series &&
 		a.Method.Name == b.Method.Name && a.Method.Sharp == b.Method.Sharp && a.Method.Schedule == b.Method.Schedule &&
 		a.Method.Rho == b.Method.Rho && fmt.Sprint(a.Method.Params) == fmt.Sprint(b.Method.Params)
 }
