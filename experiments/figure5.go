@@ -48,7 +48,7 @@ func init() {
 			}
 			f := &report.Figure{Name: "figure5", Title: "Figure 5: G-RST error over p and γ_rst", Cols: 1,
 				Panels: []report.Panel{{Title: panelTitle(r, WRN2810, CIFAR10), XLabel: "p (probability of a GNR step)", YLabel: "γ_rst / ρ", Heat: h}}}
-			f.Caption = r.Caption() + " Cell: mean test error over seeds; grey: no run yet."
+			f.Caption = r.Caption() + " Cell: mean test error over seeds; a hatched cell has no run yet."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
 	})
