@@ -286,3 +286,40 @@ func TestOpenNamesTheFolderAndTheFix(t *testing.T) {
 		t.Errorf("Open under a file: %v", err)
 	}
 }
+
+// A worker killed between writing a record and removing the run's
+// checkpoint leaves the checkpoint behind; the next Run that finds the
+// record removes it (a paper-profile checkpoint is hundreds of MB), but
+// not while another process holds the run.
+func TestRunRemovesAFinishedRunsLeftoverCheckpoint(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	rec := sampleRecord(t)
+	if err := s.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := s.CheckpointPath("smoke", rec.ID)
+	os.MkdirAll(filepath.Dir(ckpt), 0o755)
+	os.WriteFile(ckpt, []byte("state"), 0o644)
+	os.WriteFile(ckpt+".lock", nil, 0o644)
+
+	held, err := durable.TryLock(s.lockPath("smoke", rec.ID), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, outcome, err := s.Run(context.Background(), rec.Config, false, nil); err != nil || outcome != Done {
+		t.Fatalf("Run: %v, %v", outcome, err)
+	}
+	if _, err := os.Stat(ckpt); err != nil {
+		t.Fatalf("the checkpoint of a run another process holds was removed: %v", err)
+	}
+	held.Unlock()
+
+	if _, outcome, err := s.Run(context.Background(), rec.Config, false, nil); err != nil || outcome != Done {
+		t.Fatalf("Run: %v, %v", outcome, err)
+	}
+	for _, p := range []string{ckpt, ckpt + ".lock"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there after its run's record was found", p)
+		}
+	}
+}
