@@ -3,7 +3,7 @@
 //
 // A Set holds a whole split as bytes (N×H×W×C, HWC per image) with its labels
 // and per-channel normalisation; FillBatch turns a list of indices into a
-// normalised NHWC float32 batch for the engine, applying the SPEC.md §3
+// normalised NHWC float32 batch for the engine, applying the docs/PAPER.md §3
 // augmentations (random crop with 4-pixel reflect padding, horizontal flip,
 // Cutout 16×16 per image or, as the official code does, per batch).
 //
