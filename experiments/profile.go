@@ -129,7 +129,7 @@ var smokeProfile = &Profile{
 	Why: merge(notBuilt, map[string]string{
 		CIFAR100: "needs: cifar100 (the smoke profile trains one dataset: see the cpu and paper profiles)",
 	}),
-	Steps:  1 * (512 / 64),
+	Steps: 1 * (512 / 64),
 	base: func(model, data string) train.Config {
 		c := train.Defaults()
 		c.Profile, c.Model, c.Data = "smoke", model, data
