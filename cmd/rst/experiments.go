@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,7 +231,7 @@ func runRun(args []string) error {
 		noRender = true
 	}
 	fmt.Fprintf(os.Stderr, "%s profile, %d seeds: %d of %d runs to train, store %s\n", p.Name, f.seeds, len(todo), total, st.Dir)
-	if err := trainAll(ctx, st, f, todo, jobs, force); err != nil {
+	if err := trainAll(ctx, st, f, names, todo, jobs, force); err != nil {
 		return err
 	}
 	if noRender {
@@ -241,7 +242,7 @@ func runRun(args []string) error {
 
 // trainAll trains the runs, one in this process (live progress) or jobs
 // child processes at once, each logging to RESULTS/PROFILE/logs/ID.log.
-func trainAll(ctx context.Context, st *store.Store, f *expFlags, todo []experiments.Planned, jobs int, force bool) error {
+func trainAll(ctx context.Context, st *store.Store, f *expFlags, targets []string, todo []experiments.Planned, jobs int, force bool) error {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -302,7 +303,7 @@ func trainAll(ctx context.Context, st *store.Store, f *expFlags, todo []experime
 			go func(r experiments.Planned) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				err := runChild(ctx, exe, st, f, r, force)
+				err := runChild(ctx, exe, st, f, r, force, targets, jobs)
 				outcome := "trained"
 				if err == nil {
 					if rec, e := st.Get(r.Config.Profile, r.ID); e == nil {
@@ -338,7 +339,7 @@ func outcomeText(rec *train.Record, o store.Outcome) string {
 }
 
 // runChild trains one run in a child process, its output in a log file.
-func runChild(ctx context.Context, exe string, st *store.Store, f *expFlags, r experiments.Planned, force bool) error {
+func runChild(ctx context.Context, exe string, st *store.Store, f *expFlags, r experiments.Planned, force bool, targets []string, jobs int) error {
 	logPath := filepath.Join(st.Dir, r.Config.Profile, "logs", r.ID+".log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
@@ -348,15 +349,6 @@ func runChild(ctx context.Context, exe string, st *store.Store, f *expFlags, r e
 		return err
 	}
 	defer log.Close()
-	target := ""
-	for _, t := range experiments.Names() {
-		tt, _ := experiments.Lookup(t)
-		runs, _ := tt.Plan(experiments.Profiles[f.profile], f.seeds)
-		if slices.ContainsFunc(runs, func(p experiments.Planned) bool { return p.ID == r.ID }) {
-			target = t
-			break
-		}
-	}
 	args := []string{"run", "--profile", f.profile, "--seeds", strconv.Itoa(f.seeds), "--results", st.Dir, "--device", f.device, "--id", r.ID}
 	if f.dataDir != "" {
 		args = append(args, "--data-dir", f.dataDir)
@@ -364,8 +356,12 @@ func runChild(ctx context.Context, exe string, st *store.Store, f *expFlags, r e
 	if force {
 		args = append(args, "--force")
 	}
-	cmd := exec.CommandContext(ctx, exe, append(args, target)...)
+	cmd := exec.CommandContext(ctx, exe, append(args, targets...)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	// jobs runs share the machine's cores rather than each taking all of
+	// them, so their timings still measure the methods.
+	threads := strconv.Itoa(max(1, runtime.NumCPU()/jobs))
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+threads, "OPENBLAS_NUM_THREADS="+threads)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Run(); err != nil {
