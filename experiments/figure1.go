@@ -21,7 +21,7 @@ func init() {
 			f := &report.Figure{Name: "figure1", Title: "Figure 1: constant scheduling", Cols: 3}
 			f.Panels = append(f.Panels, pOfT("(A) p(t), constant group", schedule.ConstantGroup(), r.Profile.Steps))
 			cost := report.Panel{Title: "(B) cost: expected against measured", XLabel: "expected Δη", YLabel: "measured extra time / SAM's",
-				Lines: []report.RefLine{{Name: "x = y", Slope: 1}}}
+				Lines: []report.RefLine{{Name: "x = y", Slope: 1}}, XMin: report.Limit(0), YMin: report.Limit(0)}
 			for _, m := range models {
 				for _, d := range datas {
 					if !runnable(r.Profile, m, d) {
@@ -45,7 +45,8 @@ func init() {
 					}
 				}
 			}
-			f.Caption = r.Caption() + " Error bars and bands: std over seeds."
+			f.Caption = r.Caption() + " Error bars and bands: std over seeds; a point without a bar has one seed so far." +
+				" (B) compares training times of runs made at different moments; on a machine shared with other work they measure the load as much as the method (rst bench --compare measures the cost side by side)."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
 	})
