@@ -259,35 +259,30 @@ func (f *Figure) Save(dir string) error {
 // SVG writes the figure as SVG to w (Save writes it to a file). Fonts are
 // named, not embedded: DejaVu Sans, which most systems have.
 func (f *Figure) SVG(w io.Writer) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	if err := loadFont(); err != nil {
-		return err
-	}
-	cw, ch := f.size()
-	svg := vgsvg.New(cw, ch)
-	if err := f.draw(draw.New(svg)); err != nil {
-		return err
-	}
-	_, err := svg.WriteTo(w)
-	return err
+	return f.write(w, func(cw, ch vg.Length) vg.CanvasWriterTo { return vgsvg.New(cw, ch) })
 }
 
 // PNG writes the figure as a 300 dpi PNG to w.
 func (f *Figure) PNG(w io.Writer) error {
+	return f.write(w, func(cw, ch vg.Length) vg.CanvasWriterTo {
+		return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(cw, ch), vgimg.UseDPI(pngDPI))}
+	})
+}
+
+// write checks the figure, draws it on the canvas newCanvas makes for its
+// size, and writes the canvas to w.
+func (f *Figure) write(w io.Writer, newCanvas func(cw, ch vg.Length) vg.CanvasWriterTo) error {
 	if err := f.check(); err != nil {
 		return err
 	}
 	if err := loadFont(); err != nil {
 		return err
 	}
-	cw, ch := f.size()
-	png := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(cw, ch), vgimg.UseDPI(pngDPI))}
-	if err := f.draw(draw.New(png)); err != nil {
+	c := newCanvas(f.size())
+	if err := f.draw(draw.New(c)); err != nil {
 		return err
 	}
-	_, err := png.WriteTo(w)
+	_, err := c.WriteTo(w)
 	return err
 }
 
