@@ -45,7 +45,7 @@ func init() {
 					}
 				}
 			}
-			f.Caption = r.Caption() + " Error bars and bands: std over seeds; a point without a bar has one seed so far." +
+			f.Caption = r.Caption() + " Error bars and bands: std over the seeds done so far (the manifest lists them; equal errors give no bar)." +
 				" (B) compares training times of runs made at different moments; on a machine shared with other work they measure the load as much as the method (rst bench --compare measures the cost side by side)."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
