@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/rst-bench/rst/suite/durable"
 )
 
 // validName keeps file names portable and usable as a LaTeX label:
@@ -18,17 +20,16 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-// writeFiles writes each name → content pair into dir atomically: each
-// goes to a temporary file in dir, is closed, then renamed over the
-// target. A reader never sees half a file, and a failure removes the
-// temporary file. dir is created when missing.
+// writeFiles writes each name → content pair into dir atomically (through
+// durable.WriteBytes: a reader never sees half a file, and a failure
+// leaves no temporary file). dir is created when missing.
 func writeFiles(dir string, files []namedBytes) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: output directory: %w", err)
 	}
 	for _, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
-			return err
+		if err := durable.WriteBytes(filepath.Join(dir, f.name), f.data); err != nil {
+			return fmt.Errorf("report: %w", err)
 		}
 	}
 	return nil
@@ -37,33 +38,4 @@ func writeFiles(dir string, files []namedBytes) error {
 type namedBytes struct {
 	name string
 	data []byte
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("report: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("report: writing %s: %w", path, err)
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; results are meant to be shared.
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
