@@ -149,21 +149,18 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			}
 			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
 			res := t.methodStep(sc, total)
+			pairs += res.Pairs
+			draws = append(draws, res.Sharp)
+			t.step++
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 				// A diverged run is a result, not a failure: it stops here
 				// and is recorded as diverged, so that it is never re-run
 				// as if missing nor averaged into a table.
-				rec.Diverged = &Divergence{Step: t.step, Epoch: e + 1, Loss: Metric(res.Loss)}
-				pairs += res.Pairs
-				draws = append(draws, res.Sharp)
-				t.step++
+				rec.Diverged = &Divergence{Step: t.step - 1, Epoch: e + 1, Loss: Metric(res.Loss)}
 				break
 			}
-			pairs += res.Pairs
-			draws = append(draws, res.Sharp)
 			lossSum += res.Loss
 			n++
-			t.step++
 			progress.Step(t.step, e, res.Loss)
 		}
 		trainTime += time.Since(epochStart)
