@@ -404,9 +404,6 @@ func renderAll(st *store.Store, p *experiments.Profile, ts []*experiments.Target
 			return fmt.Errorf("%s: %w", t.Name, err)
 		}
 		for _, tab := range out.Tables {
-			if err := os.MkdirAll(tdir, 0o755); err != nil {
-				return err
-			}
 			if err := tab.WriteAll(tdir); err != nil {
 				return err
 			}
@@ -419,9 +416,6 @@ func renderAll(st *store.Store, p *experiments.Profile, ts []*experiments.Target
 			fmt.Fprintf(w, "\n(written to %s.{md,csv,tex})\n\n", filepath.Join(tdir, tab.Name))
 		}
 		for _, fig := range out.Figures {
-			if err := os.MkdirAll(fdir, 0o755); err != nil {
-				return err
-			}
 			if err := fig.Save(fdir); err != nil {
 				return err
 			}
