@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/rst-bench/rst/suite/optim"
@@ -138,14 +139,10 @@ var smokeProfile = &Profile{
 	},
 }
 
+// merge returns a copy of a with b's entries added.
 func merge(a, b map[string]string) map[string]string {
-	m := map[string]string{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
+	m := maps.Clone(a)
+	maps.Copy(m, b)
 	return m
 }
 
