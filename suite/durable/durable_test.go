@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // fullDisk accepts limit bytes and then fails as a full disk does.
@@ -138,27 +139,29 @@ func TestLockRefusesSecondHolderAndNamesIt(t *testing.T) {
 	l2.Unlock()
 }
 
-// A process killed while holding the lock releases it.
+// A process killed while holding the lock releases it. The holder is this
+// test binary itself (TestHelperHoldLock), so no child of the holder can
+// keep a copy of the descriptor alive after the kill, as a forked command
+// of flock(1) can for a moment.
 func TestLockReleasedByDeadProcess(t *testing.T) {
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
 	path := filepath.Join(t.TempDir(), "run.lock")
-	cmd := exec.Command("flock", "-o", path, "sleep", "60")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
+	cmd.Env = append(os.Environ(), "DURABLE_HOLD_LOCK="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the child holds it.
-	for i := 0; ; i++ {
-		l, err := TryLock(path, "run x")
-		if err != nil {
-			break
-		}
-		l.Unlock()
-		if i > 200 {
-			t.Fatal("child never took the lock")
-		}
-		exec.Command("sleep", "0.01").Run()
+	defer cmd.Process.Kill()
+	// The helper prints "locked" once it holds the lock.
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "locked" {
+		t.Fatalf("helper did not take the lock: %q, %v", line, err)
+	}
+	if _, err := TryLock(path, "run x"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid ") {
+		t.Fatalf("lock of a live holder: err = %v, want ErrLocked naming its pid", err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -167,4 +170,18 @@ func TestLockReleasedByDeadProcess(t *testing.T) {
 		t.Fatalf("lock still held after its holder was killed: %v", err)
 	}
 	l.Unlock()
+}
+
+// TestHelperHoldLock is the lock holder of TestLockReleasedByDeadProcess;
+// it does nothing in a normal test run.
+func TestHelperHoldLock(t *testing.T) {
+	path := os.Getenv("DURABLE_HOLD_LOCK")
+	if path == "" {
+		return
+	}
+	if _, err := TryLock(path, "helper"); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("locked")
+	time.Sleep(time.Minute)
 }
