@@ -1,6 +1,10 @@
 package data
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rst-bench/rst/suite/rng"
+)
 
 // Augment configures the training-time augmentations of FillBatch. The zero
 // value means none (evaluation).
@@ -51,7 +55,8 @@ type draws struct {
 }
 
 func (s *Set) draw(a Augment, seed uint64, epoch int, index int) draws {
-	st := augmentStream(seed, uint64(epoch), uint64(index))
+	// A Key and its PCG are values: drawing a stream per sample allocates nothing.
+	st := rng.NewKey(seed, "augment", uint64(epoch), uint64(index)).PCG()
 	u0, u1, u2, u3, u4 := st.Uint64(), st.Uint64(), st.Uint64(), st.Uint64(), st.Uint64()
 	var d draws
 	if a.Crop > 0 {

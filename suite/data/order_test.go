@@ -3,8 +3,6 @@ package data
 import (
 	"slices"
 	"testing"
-
-	"github.com/rst-bench/rst/suite/rng"
 )
 
 func TestOrder(t *testing.T) {
@@ -33,20 +31,6 @@ func TestOrder(t *testing.T) {
 	}
 	if Order(0, 1, 0) != nil {
 		t.Error("Order(0) not empty")
-	}
-}
-
-// TestStreamMatchesRNG keeps FillBatch's allocation-free stream identical to
-// rng.New(seed, "augment", epoch, index).
-func TestStreamMatchesRNG(t *testing.T) {
-	for _, k := range [][3]uint64{{0, 0, 0}, {1, 2, 3}, {42, 199, 49999}, {^uint64(0), 7, 1 << 40}} {
-		want := rng.New(k[0], "augment", k[1], k[2])
-		got := augmentStream(k[0], k[1], k[2])
-		for j := 0; j < 8; j++ {
-			if w, g := want.Uint64(), got.Uint64(); w != g {
-				t.Fatalf("key %v draw %d: rng.New gives %x, augmentStream %x", k, j, w, g)
-			}
-		}
 	}
 }
 

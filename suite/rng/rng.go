@@ -7,8 +7,6 @@
 package rng
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"math/rand/v2"
 )
 
@@ -16,23 +14,12 @@ import (
 // keyed by keys (for example an epoch or a step index). The same arguments
 // always give the same sequence; different arguments give independent ones.
 func New(seed uint64, name string, keys ...uint64) *rand.Rand {
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], seed)
-	h.Write(b[:])
-	h.Write([]byte(name))
-	for _, k := range keys {
-		binary.LittleEndian.PutUint64(b[:], k)
-		h.Write(b[:])
-	}
-	s1 := mix(h.Sum64())
-	s2 := mix(s1 ^ 0x9e3779b97f4a7c15)
-	return rand.New(rand.NewPCG(s1, s2))
+	return NewKey(seed, name, keys...).Rand()
 }
 
 // mix is the splitmix64 finaliser; it spreads FNV's weak low bits.
 func mix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
+	z += golden
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
