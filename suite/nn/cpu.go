@@ -30,7 +30,7 @@ func NewCPU() *CPU { return &CPU{} }
 func (c *CPU) Name() string { return "cpu" }
 
 func (c *CPU) Describe() string {
-	return fmt.Sprintf("cpu: %s, %d threads, %s/%s", blasName, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("cpu: %s, %s, %d threads, %s/%s", kernelsName(), blasName, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 }
 
 // BLASName says which GEMM the CPU backend uses.

@@ -103,7 +103,23 @@ func col2im(col []float32, dx []float32, d convDims, g ConvGeom) {
 	}
 }
 
+// Conv2D and Conv2DBackward run on oneDNN in dnnl builds (dnnl.go) and on
+// im2col and GEMM otherwise.
 func (c *CPU) Conv2D(x, w, y *Tensor, g ConvGeom) {
+	if c.dnnlConv2D(x, w, y, g) {
+		return
+	}
+	c.goConv2D(x, w, y, g)
+}
+
+func (c *CPU) Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) {
+	if c.dnnlConv2DBackward(x, w, dy, dx, dw, g) {
+		return
+	}
+	c.goConv2DBackward(x, w, dy, dx, dw, g)
+}
+
+func (c *CPU) goConv2D(x, w, y *Tensor, g ConvGeom) {
 	d := dimsOf(x, w, g)
 	if g.pointwise() {
 		gemm(false, true, d.n*d.h*d.w, d.cout, d.cin, 1, x.Data, d.cin, w.Data, d.cin, 0, y.Data, d.cout)
@@ -124,7 +140,7 @@ func (c *CPU) Conv2D(x, w, y *Tensor, g ConvGeom) {
 	}
 }
 
-func (c *CPU) Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) {
+func (c *CPU) goConv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) {
 	d := dimsOf(x, w, g)
 	if g.pointwise() {
 		rows := d.n * d.h * d.w
