@@ -85,7 +85,7 @@ func BenchmarkCIFARModelPass(b *testing.B) {
 				labels[i] = int32(i % 10)
 			}
 			d := tb.New(batch, 10)
-			p := &nn.Pass{B: tb, Train: true, Dropout: nn.DropoutStream(1, 0, 0)}
+			p := &nn.Pass{B: tb, Train: true, Dropout: nn.DropoutKey(1, 0, 0)}
 			pass := func() {
 				y := net.Forward(p, x)
 				tb.SoftmaxCrossEntropy(y, labels, 0, d, nil)

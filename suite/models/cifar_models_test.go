@@ -222,7 +222,7 @@ func TestCIFARModelsForwardBackward(t *testing.T) {
 		for i := range x.Data {
 			x.Data[i] = float32(math.Sin(float64(i) * 0.37))
 		}
-		p := &nn.Pass{B: b, Train: true, Dropout: nn.DropoutStream(1, 0, 0)}
+		p := &nn.Pass{B: b, Train: true, Dropout: nn.DropoutKey(1, 0, 0)}
 		logits := net.Forward(p, x)
 		d := b.New(logits.Shape...)
 		loss := b.SoftmaxCrossEntropy(logits, []int32{3, 7}, 0, d, nil)

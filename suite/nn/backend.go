@@ -2,10 +2,11 @@ package nn
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/rst-bench/rst/suite/rng"
 )
 
 // ConvGeom is the geometry of a 2-D convolution or pooling window: a
@@ -69,8 +70,10 @@ type Backend interface {
 	AvgPoolBackward(dy, dx *Tensor, g ConvGeom)
 	GlobalAvgPool(x, y *Tensor)           // [N,H,W,C] → [N,C]
 	GlobalAvgPoolBackward(dy, dx *Tensor) // [N,C] → [N,H,W,C]
-	// DropoutMask fills mask with 0 (probability p) or 1/(1−p) from r.
-	DropoutMask(mask *Tensor, p float32, r *rand.Rand)
+	// DropoutMask sets element i of mask to 0 when key.Float32At(offset+i)
+	// < p and to 1/(1−p) otherwise: counter-based, so a device kernel draws
+	// each element on its own and the mask is the same on every backend.
+	DropoutMask(mask *Tensor, p float32, key rng.Key, offset uint64)
 
 	// SoftmaxCrossEntropy returns the mean loss over the batch with label
 	// smoothing, writes the gradient of that mean into dlogits and each
@@ -82,6 +85,33 @@ type Backend interface {
 	// Fused optimizer updates on flat buffers; see package optim for the formulas.
 	SGDMomentum(w, g, v *Tensor, lr, momentum float32, nesterov bool)
 	AdamW(w, g, m, v *Tensor, lr, beta1, beta2, eps, decay, bc1, bc2 float32)
+
+	// Element-wise operations of the sharpness-aware methods (ASAM's
+	// scale, ESAM's and SSAM's masks), so that none of them needs the
+	// weights or gradients on the host.
+	AbsPlus(x, y *Tensor, c float32) // y = |x| + c
+	Where(mask, a, b, y *Tensor)     // y = a where mask ≠ 0, else b
+	// Bernoulli sets mask[i] = 1 when key.Float64At(i) < p, else 0.
+	Bernoulli(mask *Tensor, p float64, key rng.Key)
+	// Uniform sets t[i] = key.Float32At(i), uniform in [0, 1).
+	Uniform(t *Tensor, key rng.Key)
+	// TopKMask sets mask[i] = 1 for the keep largest entries of score and
+	// 0 elsewhere; among entries equal to the threshold the lower indices
+	// are kept, so the mask is a function of the scores alone.
+	TopKMask(score, mask *Tensor, keep int)
+
+	// Sync waits until every operation issued so far has finished (a
+	// device backend's kernels run asynchronously; timing needs this).
+	Sync()
+	// Err reports the first failure of any operation since the backend
+	// was opened (a device's out-of-memory, a failed launch). Operations
+	// return nothing so that the layers stay readable; the trainer asks
+	// once per step. It stays set: a failed backend is not reused.
+	Err() error
+	// Free releases a tensor made by New (not a view); it must not be
+	// used afterwards. The CPU backend leaves its memory to the garbage
+	// collector.
+	Free(t *Tensor)
 }
 
 var (

@@ -105,7 +105,7 @@ func checkGradients(t *testing.T, l Layer, x *Tensor, pass func() *Pass, tol flo
 }
 
 func trainPass() *Pass {
-	return &Pass{B: NewCPU(), Train: true, FreezeStats: true, Dropout: rand.New(rand.NewPCG(1, 2))}
+	return &Pass{B: NewCPU(), Train: true, FreezeStats: true, Dropout: DropoutKey(1, 2, 0)}
 }
 
 func TestLayerGradients(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/rst-bench/rst/suite/rng"
 )
 
 // Pass carries what one forward/backward pass needs to know.
@@ -15,8 +17,11 @@ type Pass struct {
 	// training pass: a SAM step's second pass normalises with its own batch
 	// statistics but must not move the running averages.
 	FreezeStats bool
-	// Dropout is the pass's dropout stream (nil when no layer drops).
-	Dropout *rand.Rand
+	// Dropout keys the pass's dropout masks (see DropoutKey). Each Dropout
+	// layer takes the next elements of the key's counter-based sequence,
+	// from DropoutDrawn on, and advances it, so no two layers share draws.
+	Dropout      rng.Key
+	DropoutDrawn uint64
 }
 
 // Layer is one differentiable block. Forward keeps what its Backward needs
@@ -411,11 +416,9 @@ func (l *Dropout) Forward(p *Pass, x *Tensor) *Tensor {
 	if !l.active {
 		return x
 	}
-	if p.Dropout == nil {
-		panic("nn: training pass with dropout but no dropout stream")
-	}
 	l.mask = l.buf.get(p.B, "mask", x.Shape)
-	p.B.DropoutMask(l.mask, l.P, p.Dropout)
+	p.B.DropoutMask(l.mask, l.P, p.Dropout, p.DropoutDrawn)
+	p.DropoutDrawn += uint64(l.mask.Len())
 	y := l.buf.get(p.B, "y", x.Shape)
 	p.B.Mul(x, l.mask, y)
 	return y

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/rst-bench/rst/suite/rng"
 )
@@ -121,8 +120,8 @@ func (n *Net) FLOPs(batch int) (fwd, bwd int64) {
 	return fwd, bwd
 }
 
-// DropoutStream returns the dropout stream of one pass, keyed by the
-// seed, the step and which pass of the step it is.
-func DropoutStream(seed uint64, step, pass int) *rand.Rand {
-	return rng.New(seed, "dropout", uint64(step), uint64(pass))
+// DropoutKey is the key of one pass's dropout masks: the seed, the step
+// and which pass of the step it is.
+func DropoutKey(seed uint64, step, pass int) rng.Key {
+	return rng.NewKey(seed, "dropout", uint64(step), uint64(pass))
 }

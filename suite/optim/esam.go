@@ -13,7 +13,7 @@ import (
 //   - SWP: each scalar weight is perturbed with probability Beta and the
 //     perturbation is rescaled by 1/Beta so that its mean is SAM's:
 //     ε = ρ/(β‖g‖)·m⊙g, m_i ~ Bernoulli(β). Element i is perturbed when
-//     the i-th Float64 of the stream rng.New(seed, "esam-swp", t) is < β.
+//     the counter value rng.NewKey(seed, "esam-swp", t).Float64At(i) < β.
 //     (The official code perturbs every tensor and drops the gradients of a
 //     random set of tensors instead; with one flat buffer there is nothing
 //     to save by that, so we follow the paper's element-wise mask.)
@@ -28,7 +28,6 @@ type ESAM struct {
 	Rho, Beta, Gamma float64
 	sam              SAM
 	mask             *nn.Tensor
-	hm               []float32
 	before           []float32
 	rise             []float64
 	idx              []int
@@ -48,26 +47,17 @@ func (m *ESAM) Selected(n int) int {
 func (m *ESAM) Step(c *StepContext) StepResult {
 	b, net := c.Net.B, c.Net
 	r := c.Pass(PassOptions{})
-	saved, eps := buffer(net, &m.sam.saved), buffer(net, &m.sam.eps)
-	b.Copy(saved, net.W)
 	scale := m.Rho / (GlobalNorm(b, net.G) + 1e-12) / m.Beta
-	if m.Beta < 1 {
-		mask := buffer(net, &m.mask)
-		h := onHost(b, mask, &m.hm)
-		src := rng.New(c.Seed, "esam-swp", uint64(c.Step))
-		for i := range h.data {
-			h.data[i] = 0
-			if src.Float64() < m.Beta {
-				h.data[i] = 1
-			}
+	m.sam.perturb(c, func(eps *nn.Tensor) {
+		if m.Beta < 1 {
+			mask := buffer(net, &m.mask)
+			b.Bernoulli(mask, m.Beta, rng.NewKey(c.Seed, "esam-swp", uint64(c.Step)))
+			b.Mul(mask, net.G, eps)
+		} else {
+			b.Copy(eps, net.G)
 		}
-		h.sync()
-		b.Mul(mask, net.G, eps)
-	} else {
-		b.Copy(eps, net.G)
-	}
-	b.Scale(float32(scale), eps)
-	b.Axpy(1, eps, net.W)
+		b.Scale(float32(scale), eps)
+	})
 
 	n := r.Samples
 	k := m.Selected(n)

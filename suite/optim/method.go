@@ -84,24 +84,41 @@ func (*SAM) ExpectedDeltaEta(int) float64 { return 1 }
 
 func (m *SAM) Step(c *StepContext) StepResult {
 	r := c.Pass(PassOptions{})
-	m.ascend(c, m.Rho)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.restore(c)
+	m.sharpPass(c, m.along(c, m.Rho))
 	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}
 }
 
-// ascend saves θ and moves to θ + ρ·g/‖g‖ using the gradient in G.
-func (m *SAM) ascend(c *StepContext, rho float64) {
-	b, net := c.Net.B, c.Net
-	if m.saved == nil {
-		m.saved, m.eps = b.New(net.W.Len()), b.New(net.W.Len())
-	}
-	b.Copy(m.saved, net.W)
-	norm := GlobalNorm(b, net.G)
-	b.Copy(m.eps, net.G)
-	b.Scale(float32(rho/(norm+1e-12)), m.eps)
-	b.Axpy(1, m.eps, net.W)
+// Every sharp step runs its second pass through these helpers: θ saved,
+// θ+ε, the pass with batch-norm statistics frozen, θ put back bit for bit.
+
+// sharpPass runs one pass at θ+ε, where fill writes ε (G still holds the
+// first pass's gradient when it is called), and restores θ.
+func (m *SAM) sharpPass(c *StepContext, fill func(eps *nn.Tensor)) PassResult {
+	m.perturb(c, fill)
+	r := c.Pass(PassOptions{FreezeStats: true})
+	m.restore(c)
+	return r
 }
 
-// restore puts back the θ saved by ascend, bit for bit.
+// perturb saves θ and moves to θ+ε, ε written by fill. A method that runs
+// more than one pass at θ+ε (ESAM) calls it and restore itself.
+func (m *SAM) perturb(c *StepContext, fill func(eps *nn.Tensor)) {
+	b, net := c.Net.B, c.Net
+	saved, eps := buffer(net, &m.saved), buffer(net, &m.eps)
+	b.Copy(saved, net.W)
+	fill(eps)
+	b.Axpy(1, eps, net.W)
+}
+
+// along is SAM's ε = ρ·g/‖g‖.
+func (m *SAM) along(c *StepContext, rho float64) func(eps *nn.Tensor) {
+	return func(eps *nn.Tensor) {
+		b, g := c.Net.B, c.Net.G
+		norm := GlobalNorm(b, g)
+		b.Copy(eps, g)
+		b.Scale(float32(rho/(norm+1e-12)), eps)
+	}
+}
+
+// restore puts back the θ saved by perturb, bit for bit.
 func (m *SAM) restore(c *StepContext) { c.Net.B.Copy(c.Net.W, m.saved) }

@@ -125,10 +125,10 @@ func TestMethodsMatchFormulas(t *testing.T) {
 		{"esam β=0.6 γ=0.5", func() Method { return &ESAM{Rho: rho, Beta: 0.6, Gamma: 0.5} }, func() expectFn {
 			return func(h *harness, t int, th []float64) ([]float64, float64, float64) {
 				g, before := h.grad(t, th, nil)
-				src := rng.New(h.c.Seed, "esam-swp", uint64(t))
+				key := rng.NewKey(h.c.Seed, "esam-swp", uint64(t))
 				eps := make([]float64, len(th))
 				for i := range eps {
-					if src.Float64() < 0.6 {
+					if key.Float64At(uint64(i)) < 0.6 {
 						eps[i] = rho / (0.6 * norm(g)) * g[i]
 					}
 				}

@@ -32,9 +32,7 @@ func (m *GNR) Step(c *StepContext) StepResult {
 	if m.Normalized {
 		b.Scale(float32(1/(GlobalNorm(b, g)+1e-12)), g)
 	}
-	m.sam.ascend(c, m.Rho)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.sam.restore(c)
+	m.sam.sharpPass(c, m.sam.along(c, m.Rho))
 	a := m.Gamma / m.Rho
 	b.Scale(float32(a), net.G)
 	b.Axpy(float32(1-a), g, net.G)
@@ -48,7 +46,9 @@ type ASAM struct {
 	Rho, Eta float64
 	sam      SAM
 	tw       *nn.Tensor
-	hw, ht   []float32
+	// notWeight is 1 on the scalars that are not weights and 0 on the
+	// weights: T_w = Where(notWeight, notWeight, |w| + η) needs no host.
+	notWeight *nn.Tensor
 }
 
 func (*ASAM) Name() string                 { return "asam" }
@@ -58,31 +58,37 @@ func (*ASAM) ExpectedDeltaEta(int) float64 { return 1 }
 func (m *ASAM) Step(c *StepContext) StepResult {
 	b, net := c.Net.B, c.Net
 	r := c.Pass(PassOptions{})
+	if m.notWeight == nil {
+		m.notWeight = notWeightMask(net)
+	}
 	tw := buffer(net, &m.tw)
-	w, t := onHost(b, net.W, &m.hw), onHost(b, tw, &m.ht)
-	for i := range t.data {
-		t.data[i] = 1
-	}
-	eta := float32(m.Eta)
-	for _, p := range net.Params {
-		if p.Kind != nn.Weight {
-			continue
-		}
-		for i := p.Offset; i < p.Offset+p.W.Len(); i++ {
-			t.data[i] = float32(math.Abs(float64(w.data[i]))) + eta
-		}
-	}
-	t.sync()
-	saved, eps := buffer(net, &m.sam.saved), buffer(net, &m.sam.eps)
-	b.Copy(saved, net.W)
-	b.Mul(tw, net.G, eps) // T·g
-	norm := math.Sqrt(b.Dot(eps, eps))
-	b.Mul(tw, eps, eps) // T²·g
-	b.Scale(float32(m.Rho/(norm+1e-12)), eps)
-	b.Axpy(1, eps, net.W)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.sam.restore(c)
+	b.AbsPlus(net.W, tw, float32(m.Eta))
+	b.Where(m.notWeight, m.notWeight, tw, tw)
+	m.sam.sharpPass(c, func(eps *nn.Tensor) {
+		b.Mul(tw, net.G, eps) // T·g
+		norm := math.Sqrt(b.Dot(eps, eps))
+		b.Mul(tw, eps, eps) // T²·g
+		b.Scale(float32(m.Rho/(norm+1e-12)), eps)
+	})
 	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}
+}
+
+// notWeightMask is 1 on the scalars of parameters that are not weights
+// (biases, normalisation). It is built on the host once per run: the
+// layout of the parameters never changes.
+func notWeightMask(net *nn.Net) *nn.Tensor {
+	h := make([]float32, net.W.Len())
+	for i := range h {
+		h[i] = 1
+	}
+	for _, p := range net.Params {
+		if p.Kind == nn.Weight {
+			clear(h[p.Offset : p.Offset+p.W.Len()])
+		}
+	}
+	t := net.B.New(len(h))
+	net.B.Upload(t, h)
+	return t
 }
 
 // GSAM is surrogate-gap guided SAM: g_p = ∇L(θ+ε) with ε = ρ_t·ĝ; g is
@@ -132,9 +138,7 @@ func (m *GSAM) Step(c *StepContext) StepResult {
 	rho := m.Rho(float64(c.LR), float64(seen[0]))
 	seen[0] = max(seen[0], c.LR)
 	m.meta.store(net)
-	m.sam.ascend(c, rho)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.sam.restore(c)
+	m.sam.sharpPass(c, m.sam.along(c, rho))
 	// g_p − α(g − (g·g_p/‖g_p‖²)g_p) = (1 + α·g·g_p/‖g_p‖²)·g_p − α·g
 	var proj float64
 	if pp := b.Dot(net.G, net.G); pp > 0 {
@@ -194,9 +198,7 @@ func (m *LookSAM) Step(c *StepContext) StepResult {
 	}
 	g := buffer(net, &m.g)
 	b.Copy(g, net.G)
-	m.sam.ascend(c, m.Rho)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.sam.restore(c)
+	m.sam.sharpPass(c, m.sam.along(c, m.Rho))
 	b.Copy(gv, net.G)
 	if gg := b.Dot(g, g); gg > 0 {
 		b.Axpy(float32(-b.Dot(net.G, g)/gg), g, gv)

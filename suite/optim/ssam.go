@@ -37,12 +37,11 @@ type SSAM struct {
 	Refresh       float64 // epochs between mask updates
 	RefreshSteps  int     // steps between mask updates; overrides Refresh
 
-	net              *nn.Net
-	meta             scalars // [calls so far]
-	sam              SAM
-	mask, fisher     *nn.Tensor
-	hm, hf, hg, hw   []float32
-	score, sorted, k []float32
+	net          *nn.Net
+	meta         scalars // [calls so far]
+	sam          SAM
+	mask, fisher *nn.Tensor
+	score, kept  *nn.Tensor // SSAM-D's scratch at refresh time
 }
 
 func (m *SSAM) Name() string {
@@ -113,79 +112,44 @@ func (m *SSAM) Step(c *StepContext) StepResult {
 			b.Axpy(1, sq, fisher)
 		}
 		if calls%period == 0 {
-			f, h := onHost(b, fisher, &m.hf), onHost(b, mask, &m.hm)
-			topMask(f.data, m.Live(n), h.data, &m.sorted)
-			h.sync()
+			b.TopKMask(fisher, mask, m.Live(n))
 			b.Fill(fisher, 0)
 		}
 	}
-	saved, eps := buffer(net, &m.sam.saved), buffer(net, &m.sam.eps)
-	b.Copy(saved, net.W)
-	scale := m.Rho / (GlobalNorm(b, net.G) + 1e-12)
-	b.Mul(mask, net.G, eps)
-	b.Scale(float32(scale), eps)
-	b.Axpy(1, eps, net.W)
-	c.Pass(PassOptions{FreezeStats: true})
-	m.sam.restore(c)
+	m.sam.sharpPass(c, func(eps *nn.Tensor) {
+		scale := m.Rho / (GlobalNorm(b, net.G) + 1e-12)
+		b.Mul(mask, net.G, eps)
+		b.Scale(float32(scale), eps)
+	})
 	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}
 }
 
-// randomMask keeps a uniformly random set of Live(n) scalars, drawn from
-// the stream "ssam-d-init".
+// randomMask keeps a uniformly random set of Live(n) scalars: the largest
+// counter values of the stream "ssam-d-init".
 func (m *SSAM) randomMask(c *StepContext, mask *nn.Tensor) {
-	h := onHost(c.Net.B, mask, &m.hm)
-	src := rng.New(c.Seed, "ssam-d-init")
-	m.score = grow(m.score, len(h.data))
-	for i := range m.score {
-		m.score[i] = src.Float32()
-	}
-	topMask(m.score, m.Live(len(h.data)), h.data, &m.sorted)
-	h.sync()
+	b, net := c.Net.B, c.Net
+	score := buffer(net, &m.score)
+	b.Uniform(score, rng.NewKey(c.Seed, "ssam-d-init"))
+	b.TopKMask(score, mask, m.Live(mask.Len()))
 }
 
 // dropGrow is SSAM-D's refresh: drop the live scalars of smallest |g|,
 // grow as many among the previously dead at random (stream
-// "ssam-d-grow", keyed by the step).
+// "ssam-d-grow", keyed by the step). Scores of −1, below any |g| and any
+// uniform draw, keep the other group out of each choice.
 func (m *SSAM) dropGrow(c *StepContext, mask *nn.Tensor) {
-	b := c.Net.B
-	h := onHost(b, mask, &m.hm)
-	g := onHost(b, c.Net.G, &m.hg)
-	n := len(h.data)
-	live := 0
-	for _, v := range h.data {
-		if v == 1 {
-			live++
-		}
-	}
+	b, net := c.Net.B, c.Net
+	n := mask.Len()
+	live := int(b.Dot(mask, mask)) // the mask is 0/1: exact up to 2⁵³ scalars
 	rate := m.Drop * 0.5 * (1 + math.Cos(math.Pi*float64(c.Step)/float64(max(c.Total, 1))))
 	death := int(min(float64(live)*rate, float64(n)*m.Sparsity))
-	// Dead scalars score −1, below any |g|, so only live ones are kept.
-	m.score = grow(m.score, n)
-	for i, v := range h.data {
-		m.score[i] = -1
-		if v == 1 {
-			m.score[i] = float32(math.Abs(float64(g.data[i])))
-		}
-	}
-	m.k = grow(m.k, n)
-	topMask(m.score, live-death, m.k, &m.sorted)
-	src := rng.New(c.Seed, "ssam-d-grow", uint64(c.Step))
-	for i, v := range h.data {
-		m.score[i] = -1
-		if v == 0 {
-			m.score[i] = src.Float32()
-		}
-	}
-	topMask(m.score, death, h.data, &m.sorted) // h.data now holds the grown ones
-	for i := range h.data {
-		h.data[i] += m.k[i]
-	}
-	h.sync()
-}
-
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
+	score, kept, low := buffer(net, &m.score), buffer(net, &m.kept), buffer(net, &m.sam.eps)
+	b.Fill(low, -1) // eps is free until the perturbation is written
+	b.AbsPlus(net.G, score, 0)
+	b.Where(mask, score, low, score) // live: |g|; dead: −1
+	b.TopKMask(score, kept, live-death)
+	b.Uniform(score, rng.NewKey(c.Seed, "ssam-d-grow", uint64(c.Step)))
+	b.Where(mask, low, score, score) // dead: a uniform draw; live: −1
+	b.TopKMask(score, mask, death)   // the grown ones
+	b.Add(mask, kept, mask)
 }

@@ -149,6 +149,9 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			}
 			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
 			res := t.methodStep(sc, total)
+			if err := t.b.Err(); err != nil { // once per step: a failed kernel must not become a result
+				return nil, nil, fmt.Errorf("device %s failed at step %d: %w", t.cfg.Device, t.step, err)
+			}
 			pairs += res.Pairs
 			draws = append(draws, res.Sharp)
 			t.step++
@@ -295,7 +298,7 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	n := len(labels)
 	p := t.pass
 	p.FreezeStats = o.FreezeStats || t.passNo > 0
-	p.Dropout = nn.DropoutStream(t.cfg.Seed, t.step, t.passNo)
+	p.Dropout, p.DropoutDrawn = nn.DropoutKey(t.cfg.Seed, t.step, t.passNo), 0
 	t.passNo++
 	logits := t.net.Forward(p, x)
 	d, ok := t.dlogits[n]
