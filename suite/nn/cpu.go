@@ -3,11 +3,12 @@ package nn
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/rst-bench/rst/suite/rng"
 )
 
 // CPU is the CPU backend: GEMM through gonum's BLAS interface (pure Go, or
@@ -22,6 +23,7 @@ type CPU struct {
 	bnAff   []float32 // per-channel scale and shift of batch-norm
 	bnK     []float32
 	bnChunk []float32 // per-worker float32 partial sums of batch-norm
+	sorted  []float32 // TopKMask's sorted copy of the scores
 }
 
 // NewCPU returns a CPU backend.
@@ -242,15 +244,17 @@ func (c *CPU) ReLUBackward(y, dy, dx *Tensor) {
 	})
 }
 
-func (c *CPU) DropoutMask(mask *Tensor, p float32, r *rand.Rand) {
+func (c *CPU) DropoutMask(mask *Tensor, p float32, key rng.Key, offset uint64) {
 	keep := 1 / (1 - p)
-	for i := range mask.Data {
-		if r.Float32() < p {
-			mask.Data[i] = 0
-		} else {
-			mask.Data[i] = keep
+	d := mask.Data
+	parallelFor(len(d), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = keep
+			if key.Float32At(offset+uint64(i)) < p {
+				d[i] = 0
+			}
 		}
-	}
+	})
 }
 
 func (c *CPU) SoftmaxCrossEntropy(logits *Tensor, labels []int32, smoothing float32, dlogits *Tensor, perSample []float32) float64 {
