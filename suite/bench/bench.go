@@ -102,6 +102,9 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 	r.PairsPerStep = pairs / float64(steps)
 	r.AllocBytesPerStep = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(steps)
 	r.PeakRSSMB = peakRSSMB()
+	if err := s.Err(); err != nil { // timings of failed kernels are not a benchmark
+		return nil, fmt.Errorf("bench %s: %w", cfg.Model, err)
+	}
 	return r, nil
 }
 

@@ -99,5 +99,8 @@ func Compare(cfg train.Config, specs []optim.Spec, labels []string, steps, round
 		e.res.PairsPerStep = e.pairs / float64(steps)
 		out[i] = e.res
 	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("bench --compare: %w", err)
+	}
 	return out, nil
 }

@@ -50,7 +50,9 @@ func (s *Stepper) Method() optim.Method { return s.t.method }
 // unit of work every method step is made of.
 func (s *Stepper) Pass() optim.PassResult {
 	s.t.passNo = 0
-	return s.t.runPass(optim.PassOptions{})
+	r := s.t.runPass(optim.PassOptions{})
+	s.t.b.Sync() // a device backend returns before its kernels finish
+	return r
 }
 
 // Step runs step number step of a run (its p(t), learning rate and random
@@ -59,5 +61,10 @@ func (s *Stepper) Pass() optim.PassResult {
 // Method()).
 func (s *Stepper) Step(m optim.Method, step int) optim.StepResult {
 	s.t.method, s.t.step = m, step
-	return s.t.methodStep(s.sc, s.sc.Total)
+	r := s.t.methodStep(s.sc, s.sc.Total)
+	s.t.b.Sync()
+	return r
 }
+
+// Err is the backend's first failure, if any (see nn.Backend.Err).
+func (s *Stepper) Err() error { return s.t.b.Err() }
