@@ -1,0 +1,11 @@
+package nn_test
+
+import (
+	"testing"
+
+	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/nn/nntest"
+)
+
+// The CPU backend passes the conformance suite that any backend must pass.
+func TestCPUConformanceKernels(t *testing.T) { nntest.Kernels(t, nn.NewCPU()) }
