@@ -53,8 +53,22 @@ func TestPlansAreResolvedAndShared(t *testing.T) {
 	if r1[0].Cell.Method.Name != "sgd" || r3[0].Cell.Method.Name != "sgd" || r1[0].ID != r3[0].ID {
 		t.Errorf("table1 and table3 plan different SGD baselines: %s vs %s", r1[0].ID, r3[0].ID)
 	}
-	if _, err := t1.Plan(p, 0); err == nil {
-		t.Error("0 seeds accepted")
+	if _, err := t1.Plan(p, -1); err == nil {
+		t.Error("-1 seeds accepted")
+	}
+	// 0 is the profile's default, which is smaller for the sweeps on cpu.
+	f2, _ := Lookup("figure2")
+	for _, c := range []struct {
+		t    *Target
+		want int
+	}{{t1, 5}, {f2, 3}} {
+		runs, _ := c.t.Plan(p, 0)
+		if got := len(runs) / len(c.t.Cells()); got != c.want || len(runs)%len(c.t.Cells()) != 0 {
+			t.Errorf("%s on cpu by default: %d runs for %d cells, want %d seeds each", c.t.Name, len(runs), len(c.t.Cells()), c.want)
+		}
+	}
+	if got := f2.Seeds(Profiles["paper"], 0); got != 5 {
+		t.Errorf("figure2 on the paper profile: %d seeds, want 5", got)
 	}
 }
 

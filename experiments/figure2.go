@@ -35,6 +35,7 @@ func init() {
 		Name: "figure2", Title: "Figure 2: piecewise and linear scheduling",
 		About: "error against Δη for piecewise groups 1–3 and linear groups 1–2, ResNet-18 and WRN-28-10 on CIFAR-10/100, with the SGD and SAM levels (group 3 and linear group 2 all have Δη = 0.5)",
 		Cells: cells,
+		Sweep: true,
 		Render: func(r *Results) (Output, error) {
 			f := &report.Figure{Name: "figure2", Title: "Figure 2: piecewise and linear scheduling", Cols: 2}
 			for _, m := range models {

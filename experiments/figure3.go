@@ -24,6 +24,7 @@ func init() {
 		Name: "figure3", Title: "Figure 3: every schedule, WRN-28-10",
 		About: "summary scatter, WRN-28-10 on CIFAR-10/100: error against Δη for every schedule family",
 		Cells: cells,
+		Sweep: true,
 		Render: func(r *Results) (Output, error) {
 			f := &report.Figure{Name: "figure3", Title: "Figure 3: every schedule, WRN-28-10", Cols: 2}
 			for _, d := range datas {

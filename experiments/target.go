@@ -42,6 +42,21 @@ type Target struct {
 	Cells func() []Cell
 	// Render builds the outputs from the runs of a profile.
 	Render func(r *Results) (Output, error)
+	// Sweep marks a long parameter sweep, which a profile may run on
+	// fewer seeds by default (Profile.SweepSeeds).
+	Sweep bool
+}
+
+// Seeds is the number of seeds t runs in profile p: n when positive, else
+// the profile's default for t.
+func (t *Target) Seeds(p *Profile, n int) int {
+	switch {
+	case n > 0:
+		return n
+	case t.Sweep && p.SweepSeeds > 0:
+		return p.SweepSeeds
+	}
+	return p.Seeds
 }
 
 // Output is what a target renders.
@@ -103,9 +118,10 @@ type Planned struct {
 
 // Plan lists the runs of target t in profile p with seeds 1..seeds.
 func (t *Target) Plan(p *Profile, seeds int) ([]Planned, error) {
-	if seeds < 1 {
-		return nil, fmt.Errorf("--seeds %d: want at least 1", seeds)
+	if seeds < 0 {
+		return nil, fmt.Errorf("--seeds %d: want a positive number, or 0 for the profile's default", seeds)
 	}
+	seeds = t.Seeds(p, seeds)
 	if t.Cells == nil {
 		return nil, nil
 	}
@@ -145,7 +161,7 @@ func Collect(st *store.Store, t *Target, p *Profile, seeds int) (*Results, error
 	if err != nil {
 		return nil, err
 	}
-	r := &Results{Target: t, Profile: p, Seeds: seeds, Runs: runs, Records: map[string]*train.Record{}, Bad: map[string]error{}}
+	r := &Results{Target: t, Profile: p, Seeds: t.Seeds(p, seeds), Runs: runs, Records: map[string]*train.Record{}, Bad: map[string]error{}}
 	for _, run := range runs {
 		if run.Needs != "" {
 			continue

@@ -37,7 +37,7 @@ type expFlags struct {
 
 func (f *expFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "cpu", "scale of the run matrix: "+strings.Join(experiments.ProfileNames, ", "))
-	fs.IntVar(&f.seeds, "seeds", 0, "seeds 1..N (0 = the profile's default: 5 for paper and cpu, 2 for smoke)")
+	fs.IntVar(&f.seeds, "seeds", 0, "seeds 1..N for every target (0 = the profile's default: 5 for paper and cpu, 3 for cpu's figure2 and figure3 sweeps, 2 for smoke)")
 	def := os.Getenv("RST_RESULTS")
 	if def == "" {
 		def = "results"
@@ -56,11 +56,8 @@ func (f *expFlags) resolve(args []string, all bool) (*experiments.Profile, *stor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if f.seeds == 0 {
-		f.seeds = p.Seeds
-	}
-	if f.seeds < 1 {
-		return nil, nil, nil, fmt.Errorf("--seeds %d: want a positive number of seeds", f.seeds)
+	if f.seeds < 0 {
+		return nil, nil, nil, fmt.Errorf("--seeds %d: want a positive number of seeds, or 0 for the profile's defaults", f.seeds)
 	}
 	if len(args) == 0 {
 		if !all {
@@ -122,8 +119,8 @@ func runList(args []string) error {
 		var needs []string
 		for _, pn := range experiments.ProfileNames {
 			p := experiments.Profiles[pn]
-			seeds := p.Seeds
-			if f.seeds > 0 && pn == f.profile {
+			seeds := 0 // the profile's default for the target
+			if pn == f.profile {
 				seeds = f.seeds
 			}
 			r, err := experiments.Collect(st, t, p, seeds)
@@ -222,7 +219,7 @@ func runRun(args []string) error {
 		if i < 0 {
 			all, _, _ := missingRuns(st, p, ts, f.seeds, true)
 			if !slices.ContainsFunc(all, func(r experiments.Planned) bool { return r.ID == only }) {
-				return fmt.Errorf("--id %s: not a run of %s in the %s profile with %d seeds (rst plan lists them)", only, strings.Join(names, " "), p.Name, f.seeds)
+				return fmt.Errorf("--id %s: not a run of %s in the %s profile with %s (rst plan lists them)", only, strings.Join(names, " "), p.Name, seedsText(p, f.seeds))
 			}
 			fmt.Fprintf(os.Stderr, "skip %s: done\n", only)
 			return nil
@@ -230,7 +227,7 @@ func runRun(args []string) error {
 		todo = todo[i : i+1]
 		noRender = true
 	}
-	fmt.Fprintf(os.Stderr, "%s profile, %d seeds: %d of %d runs to train, store %s\n", p.Name, f.seeds, len(todo), total, st.Dir)
+	fmt.Fprintf(os.Stderr, "%s profile, %s: %d of %d runs to train, store %s\n", p.Name, seedsText(p, f.seeds), len(todo), total, st.Dir)
 	if err := trainAll(ctx, st, f, names, todo, jobs, force); err != nil {
 		return err
 	}
@@ -492,7 +489,7 @@ func runPlan(args []string) error {
 		return err
 	}
 	if !slurm {
-		fmt.Printf("%s profile, %d seeds: %d of %d runs missing in %s\n", p.Name, f.seeds, len(todo), total, st.Dir)
+		fmt.Printf("%s profile, %s: %d of %d runs missing in %s\n", p.Name, seedsText(p, f.seeds), len(todo), total, st.Dir)
 		for _, r := range todo {
 			fmt.Printf("%s  %s, seed %d\n", r.ID, r.Cell.Label(), r.Seed)
 		}
@@ -520,7 +517,7 @@ func runPlan(args []string) error {
 // a task runs the same run whatever the store holds by then; a run that
 // another task or worker finished is skipped.
 func writeSlurm(w io.Writer, rst, results, profile string, f *expFlags, names []string, todo []experiments.Planned) error {
-	fmt.Fprintf(w, "#!/bin/bash\n# %s profile, %d seeds, targets %s: %d missing runs.\n", profile, f.seeds, strings.Join(names, " "), len(todo))
+	fmt.Fprintf(w, "#!/bin/bash\n# %s profile, %s, targets %s: %d missing runs.\n", profile, seedsText(experiments.Profiles[profile], f.seeds), strings.Join(names, " "), len(todo))
 	if len(todo) == 0 {
 		fmt.Fprintf(w, "echo 'nothing to run: every run of %s is in %s'\nexit 0\n", strings.Join(names, " "), results)
 		return nil
@@ -549,4 +546,16 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// seedsText says how many seeds a command runs: n, or the profile's
+// defaults when n is 0.
+func seedsText(p *experiments.Profile, n int) string {
+	switch {
+	case n > 0:
+		return fmt.Sprintf("%d seeds", n)
+	case p.SweepSeeds > 0 && p.SweepSeeds != p.Seeds:
+		return fmt.Sprintf("default seeds (%d; %d for the sweeps)", p.Seeds, p.SweepSeeds)
+	}
+	return fmt.Sprintf("%d seeds", p.Seeds)
 }
