@@ -49,9 +49,13 @@ func parseParam(s string) (string, float64, error) {
 	if !ok || k == "" {
 		return "", 0, fmt.Errorf("%q: want NAME=NUMBER, e.g. --param k=5", s)
 	}
+	if k == "k" && strings.EqualFold(v, "auto") {
+		// G-RST's k = penalty/p(t): recorded as the switch k_auto = 1.
+		return "k_auto", 1, nil
+	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		return "", 0, fmt.Errorf("%s=%s: the value is not a number; want NAME=NUMBER, e.g. --param k=5", k, v)
+		return "", 0, fmt.Errorf("%s=%s: the value is not a number; want NAME=NUMBER, e.g. --param k=5 (or k=auto for grst)", k, v)
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "", 0, fmt.Errorf("%s=%s: the value must be a finite number", k, v)
@@ -82,13 +86,13 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "label smoothing")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
 	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")
-	fs.StringVar(&cfg.Method.Schedule, "schedule", cfg.Method.Schedule, "p(t) of rst/grst, e.g. constant:0.5, piecewise:0,0.5, cos1")
+	fs.StringVar(&cfg.Method.Schedule, "schedule", cfg.Method.Schedule, optim.ScheduleHelp())
 	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "radius ρ of the sharp step (default 0.05; 0.5 for asam)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: data order, initialisation, draws")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper")
 	params := paramFlag{}
-	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): gnr gamma,normalized; asam eta; gsam alpha,rho_max,rho_min,lr_max,lr_min; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k")
+	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): gnr gamma,normalized; asam eta; gsam alpha,rho_max,rho_min,lr_max,lr_min; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
 	return params
 }
 

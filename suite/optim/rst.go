@@ -16,6 +16,13 @@ type RST struct {
 	Plain, Sharp Method
 	P            schedule.Func
 	Label        string // "rst" or "grst", for Name
+	// Penalty, when positive, is G-RST's k=auto: at a sharp step t the
+	// degree multiplier is k(t) = Penalty/p(t), so that the expected
+	// penalty p(t)·k(t)·ρ is Penalty·ρ at every step whatever the
+	// schedule. With a constant p it is the fixed k = Penalty/p of the
+	// paper's γ_rst = p·γ_gnr (docs/PAPER.md §1); the paper's own G-RST
+	// keeps k fixed, which is the default (Penalty = 0).
+	Penalty float64
 }
 
 func (m *RST) Name() string { return m.Label }
@@ -41,8 +48,20 @@ func (m *RST) Draw(seed uint64, t, total int) bool {
 	return schedule.Draw(seed, t, m.P.P(t, total))
 }
 
+// degreeSetter is a sharp step whose degree multiplier k can change
+// between steps (GNR: γ = k·ρ; Degree: K).
+type degreeSetter interface{ setDegree(k float64) }
+
+func (m *GNR) setDegree(k float64)    { m.Gamma = k * m.Rho }
+func (m *Degree) setDegree(k float64) { m.K = k }
+
 func (m *RST) Step(c *StepContext) StepResult {
-	if m.Draw(c.Seed, c.Step, c.Total) {
+	p := m.P.P(c.Step, c.Total)
+	if schedule.Draw(c.Seed, c.Step, p) {
+		if m.Penalty > 0 {
+			// p > 0 here: a step with p = 0 is never drawn.
+			m.Sharp.(degreeSetter).setDegree(m.Penalty / p)
+		}
 		r := m.Sharp.Step(c)
 		r.Sharp = true
 		return r

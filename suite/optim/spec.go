@@ -39,6 +39,11 @@ func Resolve(s Spec) (Spec, error) {
 			s.Sharp = "gnr"
 		}
 	}
+	if s.Name == "rst" || s.Name == "grst" {
+		// The official code's schedule names are aliases: the resolved
+		// spec (and so the run id) holds the suite's own form.
+		s.Schedule = CanonicalSchedule(s.Schedule)
+	}
 	if s.Name != "sgd" && s.Name != "rst" && s.Name != "grst" && !slices.Contains(SharpNames, s.Name) {
 		// A method registered from outside optim may need a network to be
 		// built; its spec is recorded as given.
@@ -109,7 +114,7 @@ func init() {
 	for _, name := range SharpNames {
 		registerMethod(name, func(s Spec, _ *nn.Net) (Method, error) {
 			p := newParams(name, s)
-			m, err := buildSharp(name, name, s.Rho, p, 1, false)
+			m, err := buildSharp(name, name, s.Rho, p, 1, false, false)
 			if err != nil {
 				return nil, err
 			}
@@ -120,7 +125,8 @@ func init() {
 	registerMethod("grst", func(s Spec, _ *nn.Net) (Method, error) { return buildRST(s, true) })
 }
 
-// buildRST reads --sharp, --schedule and, for G-RST, the multiplier k.
+// buildRST reads --sharp, --schedule and, for G-RST, the multiplier k
+// (or k_auto: k follows p(t), see RST.Penalty).
 func buildRST(s Spec, g bool) (Method, error) {
 	who := s.Name
 	sharp := s.Sharp
@@ -134,16 +140,30 @@ func buildRST(s Spec, g bool) (Method, error) {
 		return nil, fmt.Errorf("%s: --sharp %q: choose one of %s", who, sharp, strings.Join(SharpNames, ", "))
 	}
 	if s.Schedule == "" {
-		return nil, fmt.Errorf("%s: --schedule is required, e.g. --schedule constant:0.5 (families: constant, piecewise, linear, linear1, linear2, cos1, cos2, sin1, sin2, table, expr)", who)
+		return nil, fmt.Errorf("%s: --schedule is required, e.g. --schedule constant:0.5 (%s)", who, ScheduleFamilies)
 	}
-	f, err := schedule.Parse(s.Schedule)
+	if err := checkAlias(s.Schedule); err != nil {
+		return nil, fmt.Errorf("%s: --schedule: %w", who, err)
+	}
+	f, err := schedule.Parse(CanonicalSchedule(s.Schedule))
 	if err != nil {
 		return nil, fmt.Errorf("%s: --schedule: %w", who, err)
 	}
 	p := newParams(who+" --sharp "+sharp, s)
-	k := 1.0
+	k, penalty := 1.0, 0.0
 	if g {
-		if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of docs/PAPER.md §1"); err != nil {
+		auto, err := p.flag("k_auto", "1 = k follows p(t) so that the expected penalty p(t)·k·ρ stays penalty·ρ (--param k=auto)")
+		if err != nil {
+			return nil, err
+		}
+		if auto {
+			if _, ok := s.Params["k"]; ok {
+				return nil, fmt.Errorf("%s: --param k and k=auto both given: keep one (k=auto sets k = penalty/p(t) at every step)", who)
+			}
+			if penalty, err = p.get("penalty", 1, 0, inf, true, true, "the expected penalty p(t)·k·ρ in units of ρ under k=auto (1 = SAM's ρ)"); err != nil {
+				return nil, err
+			}
+		} else if k, err = p.get("k", 2, 0, inf, false, true, "the degree multiplier γ_gnr/ρ of docs/PAPER.md §1"); err != nil {
 			return nil, err
 		}
 		if sharp == "gnr" {
@@ -151,21 +171,25 @@ func buildRST(s Spec, g bool) (Method, error) {
 				return nil, fmt.Errorf("%s: --param gamma: G-RST's GNR degree is k·ρ; set --param k instead", who)
 			}
 		}
+	} else if _, ok := s.Params["k_auto"]; ok {
+		return nil, fmt.Errorf("%s: --param k=auto: only --method grst has a degree multiplier k", who)
 	}
-	m, err := buildSharp(sharp, who+" --sharp "+sharp, s.Rho, p, k, g)
+	m, err := buildSharp(sharp, who+" --sharp "+sharp, s.Rho, p, k, g, penalty > 0)
 	if err != nil {
 		return nil, err
 	}
 	if err := p.done(); err != nil {
 		return nil, err
 	}
-	return &RST{Plain: Plain{}, Sharp: m, P: f, Label: who}, nil
+	return &RST{Plain: Plain{}, Sharp: m, P: f, Label: who, Penalty: penalty}, nil
 }
 
 // buildSharp builds one sharpness-aware step from its parameters. Under
 // G-RST (grst), k is the degree multiplier: GNR with γ = k·ρ (k = 1 too),
 // other variants through Degree.
-func buildSharp(name, who string, rho float64, p *params, k float64, grst bool) (Method, error) {
+// auto says that RST will set k at every step (k=auto): the step is then
+// built so that its degree can change.
+func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto bool) (Method, error) {
 	if !(rho > 0) {
 		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (docs/PAPER.md: 0.05 on CIFAR)", who, rho)
 	}
@@ -184,7 +208,13 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst bool) 
 		m = &SAM{Rho: rho}
 	case "gnr":
 		if grst {
-			return &GNR{Rho: rho, Gamma: k * rho}, nil
+			// Recorded only when set, so that the G-RST runs made before
+			// the option existed keep their ids.
+			norm, err := p.flag("normalized", "1 = the official code's variant that mixes ĝ = g/‖g‖ instead of g")
+			if err != nil {
+				return nil, err
+			}
+			return &GNR{Rho: rho, Gamma: k * rho, Normalized: norm}, nil
 		}
 		gamma := get("gamma", 2*rho, 0, inf, false, false, "the penalty degree γ (default 2ρ; γ = ρ is SAM)")
 		norm := get("normalized", 0, 0, 1, false, false, "1 = the official code's variant that mixes ĝ instead of g")
@@ -238,7 +268,12 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst bool) 
 	if err != nil {
 		return nil, err
 	}
-	if k != 1 {
+	if grst && name != "gnr" {
+		if _, ok := p.m["normalized"]; ok {
+			return nil, fmt.Errorf("%s: --param normalized: only GNR steps (--sharp gnr) mix a normalised gradient", who)
+		}
+	}
+	if k != 1 || auto {
 		m = &Degree{Inner: m, K: k}
 	}
 	return m, nil
@@ -285,6 +320,27 @@ func (p *params) get(name string, def, lo, hi float64, loOpen, hiOpen bool, abou
 		p.resolved[name] = v
 	}
 	return v, nil
+}
+
+// opt is get for a parameter added after runs were recorded without it:
+// the resolved spec holds it only when it differs from def, so that every
+// run made before it existed keeps its id.
+func (p *params) opt(name string, def, lo, hi float64, loOpen, hiOpen bool, about string) (float64, error) {
+	_, given := p.m[name]
+	v, err := p.get(name, def, lo, hi, loOpen, hiOpen, about)
+	if err == nil && p.resolved != nil && (!given || v == def) {
+		delete(p.resolved, name)
+	}
+	return v, err
+}
+
+// flag is opt for a 0/1 switch that is off by default.
+func (p *params) flag(name, about string) (bool, error) {
+	v, err := p.opt(name, 0, 0, 1, false, false, about)
+	if err == nil && v != 0 && v != 1 {
+		err = fmt.Errorf("%s: --param %s=%v: accepted values are 0 and 1 (%s)", p.who, name, v, about)
+	}
+	return v == 1, err
 }
 
 // done reports parameters that no part of the method read.

@@ -1,0 +1,179 @@
+package optim
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/rst-bench/rst/suite/schedule"
+)
+
+// G-RST's GNR step accepts --param normalized like the gnr method: the
+// update is (1 − k)·ĝ + k·g′ with ĝ = g/‖g‖ (the official code's default),
+// against (1 − k)·g + k·g′ without it.
+func TestGRSTNormalizedMatchesFormula(t *testing.T) {
+	const rho = 0.05
+	for _, norm := range []float64{0, 1} {
+		for _, pr := range []func(*testing.T, int) *harness{newQuadHarness, newSoftmaxHarness} {
+			s := Spec{Name: "grst", Schedule: "constant:1", Rho: rho, Params: map[string]float64{"k": 3}}
+			if norm == 1 {
+				s.Params["normalized"] = 1
+			}
+			m, err := New(s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := pr(t, 5)
+			for step := 0; step < 5; step++ {
+				th := h.theta()
+				gp, g := samAt(h, step, th, rho)
+				mix := g
+				if norm == 1 {
+					mix = scaled(1/normOf(g), g)
+				}
+				want := add(scaled(1-3, mix), 3, gp)
+				_, got := h.step(m, step)
+				checkVec(t, "grst normalized="+string(rune('0'+int(norm))), got, want, 3*maxAbs(mix, gp)+1)
+				h.move(0.5)
+			}
+		}
+	}
+	// The gnr method takes it as before.
+	m, err := New(Spec{Name: "gnr", Rho: rho, Params: map[string]float64{"normalized": 1}}, nil)
+	if err != nil || !m.(*GNR).Normalized {
+		t.Fatalf("gnr normalized=1: %v, %+v", err, m)
+	}
+}
+
+func normOf(v []float64) float64 { return norm(v) }
+
+// normalized is recorded in G-RST's resolved spec only when set, so the
+// G-RST runs made before the option keep their ids; normalized=0 resolves
+// to the same spec as leaving it out.
+func TestGRSTNormalizedResolve(t *testing.T) {
+	base := Spec{Name: "grst", Schedule: "constant:0.5"}
+	r0, err := Resolve(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(r0.Params, map[string]float64{"k": 2}) {
+		t.Errorf("default G-RST params %v, want k = 2 alone", r0.Params)
+	}
+	zero := base
+	zero.Params = map[string]float64{"normalized": 0}
+	if r, err := Resolve(zero); err != nil || !maps.Equal(r.Params, r0.Params) {
+		t.Errorf("normalized=0 resolves to %v (%v), want %v", r.Params, err, r0.Params)
+	}
+	one := base
+	one.Params = map[string]float64{"normalized": 1}
+	if r, err := Resolve(one); err != nil || r.Params["normalized"] != 1 || r.Params["k"] != 2 {
+		t.Errorf("normalized=1 resolves to %v (%v)", r.Params, err)
+	}
+	for _, bad := range []Spec{
+		{Name: "grst", Schedule: "constant:0.5", Params: map[string]float64{"normalized": 0.5}},
+		{Name: "grst", Sharp: "asam", Schedule: "constant:0.5", Params: map[string]float64{"normalized": 1}},
+	} {
+		if _, err := Resolve(bad); err == nil || !strings.Contains(err.Error(), "normalized") {
+			t.Errorf("Resolve(%+v): error %v, want one naming --param normalized", bad, err)
+		}
+	}
+}
+
+// k=auto: at a sharp step t, G = (1 − k(t))·g + k(t)·g′ with
+// k(t) = penalty/p(t), so p(t)·k(t)·ρ = penalty·ρ whatever p(t) is.
+func TestGRSTAutoDegree(t *testing.T) {
+	const rho, penalty = 0.05, 0.8
+	s := Spec{Name: "grst", Schedule: "table:0.25,0.5,1", Rho: rho, Params: map[string]float64{"k_auto": 1, "penalty": penalty}}
+	r, err := Resolve(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Params["k"]; ok || r.Params["k_auto"] != 1 || r.Params["penalty"] != penalty {
+		t.Errorf("resolved %v: want k_auto = 1, penalty = %v and no k", r.Params, penalty)
+	}
+	f, _ := schedule.Parse(s.Schedule)
+	for _, sharp := range []string{"gnr", "sam"} { // GNR's γ, and Degree's K over SAM
+		s.Sharp = sharp
+		m, err := New(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const steps = 12
+		h := newSoftmaxHarness(t, steps)
+		sharpSteps := 0
+		for step := 0; step < steps; step++ {
+			th := h.theta()
+			var want []float64
+			scale := 1.0
+			p := f.P(step, steps)
+			if schedule.Draw(h.c.Seed, step, p) {
+				sharpSteps++
+				k := penalty / p
+				gp, g := samAt(h, step, th, rho)
+				want = add(scaled(1-k, g), k, gp)
+				scale = k * maxAbs(g, gp)
+				if p*k*rho-penalty*rho > 1e-15 {
+					t.Fatalf("expected penalty %v", p*k*rho)
+				}
+			} else {
+				want, _ = h.grad(step, th, nil)
+			}
+			_, got := h.step(m, step)
+			checkVec(t, "grst k=auto --sharp "+sharp, got, want, scale)
+			h.move(0.5)
+		}
+		if sharpSteps < 3 {
+			t.Errorf("only %d sharp steps: the test checks too little", sharpSteps)
+		}
+	}
+	for _, bad := range []Spec{
+		{Name: "grst", Schedule: "cos1", Params: map[string]float64{"k_auto": 1, "k": 2}},
+		{Name: "grst", Schedule: "cos1", Params: map[string]float64{"k_auto": 1, "penalty": 0}},
+		{Name: "rst", Schedule: "cos1", Params: map[string]float64{"k_auto": 1}},
+		{Name: "grst", Schedule: "cos1", Params: map[string]float64{"penalty": 1}}, // penalty without k=auto
+	} {
+		if _, err := Resolve(bad); err == nil {
+			t.Errorf("Resolve(%+v) accepted", bad)
+		}
+	}
+}
+
+// The official code's schedule names are aliases of the suite's forms and
+// resolve to them, so both spellings are one run.
+func TestOfficialScheduleAliases(t *testing.T) {
+	for alias, want := range map[string]string{
+		"piecewise1:0.3":  "piecewise:0,0.3",
+		"piecewise2:0.7":  "piecewise:1,0.7",
+		"piecewise3:0.2":  "piecewise:0.2,0.5",
+		"PieceWise1: 0.4": "piecewise:0,0.4",
+		"linear1:0.6":     "linear1:0.6",
+		"linear2:0.1":     "linear2:0.1",
+		"cos1":            "cos1",
+	} {
+		r, err := Resolve(Spec{Name: "rst", Schedule: alias})
+		if err != nil {
+			t.Errorf("%s: %v", alias, err)
+			continue
+		}
+		if r.Schedule != want {
+			t.Errorf("%s resolves to %q, want %q", alias, r.Schedule, want)
+		}
+		canon, _ := Resolve(Spec{Name: "rst", Schedule: want})
+		if canon.Schedule != r.Schedule {
+			t.Errorf("%s and %s resolve differently", alias, want)
+		}
+		fa, _ := schedule.Parse(CanonicalSchedule(alias))
+		fw, _ := schedule.Parse(want)
+		for step := 0; step < 100; step++ {
+			if fa.P(step, 100) != fw.P(step, 100) {
+				t.Fatalf("%s and %s differ at t = %d", alias, want, step)
+			}
+		}
+	}
+	for _, bad := range []string{"piecewise1", "piecewise2:0.1,0.2", "piecewise3:"} {
+		_, err := Resolve(Spec{Name: "grst", Schedule: bad})
+		if err == nil || !strings.Contains(err.Error(), "--schedule") || !strings.Contains(err.Error(), "takes one number") {
+			t.Errorf("schedule %q: error %v, want one naming --schedule and the official form", bad, err)
+		}
+	}
+}
