@@ -126,24 +126,42 @@ func (s Step) String() string {
 }
 
 // Warmup ramps linearly from Base/Steps to the inner schedule's rate over
-// the first Steps steps, then follows the inner schedule.
+// the first Steps steps, then follows the inner schedule. FromZero is the
+// official code's ramp, t/Steps, which starts at 0; the suite's is
+// (t+1)/Steps.
 type Warmup struct {
-	Steps int
-	Inner LR
+	Steps    int
+	Inner    LR
+	FromZero bool
 }
 
 func (w Warmup) At(step, total int) float64 {
 	lr := w.Inner.At(step, total)
 	if step < w.Steps {
-		lr *= float64(step+1) / float64(w.Steps)
+		if w.FromZero {
+			lr *= float64(step) / float64(w.Steps)
+		} else {
+			lr *= float64(step+1) / float64(w.Steps)
+		}
 	}
 	return lr
 }
-func (w Warmup) String() string { return fmt.Sprintf("warmup(%d)+%s", w.Steps, w.Inner) }
+func (w Warmup) String() string {
+	if w.FromZero {
+		return fmt.Sprintf("warmup(%d, from 0)+%s", w.Steps, w.Inner)
+	}
+	return fmt.Sprintf("warmup(%d)+%s", w.Steps, w.Inner)
+}
 
 // ParseLR reads "cosine", "constant", "step:0.5,0.75[,gamma]" with base
 // rate lr and warm-up steps.
 func ParseLR(spec string, lr float64, warmup int) (LR, error) {
+	return ParseLRStyle(spec, lr, warmup, false)
+}
+
+// ParseLRStyle is ParseLR with the official warm-up ramp t/W when
+// fromZero is set (--warmup-style official).
+func ParseLRStyle(spec string, lr float64, warmup int, fromZero bool) (LR, error) {
 	if lr <= 0 || math.IsNaN(lr) || math.IsInf(lr, 0) {
 		return nil, fmt.Errorf("learning rate %v: must be a positive number (e.g. --lr 0.1)", lr)
 	}
@@ -179,7 +197,7 @@ func ParseLR(spec string, lr float64, warmup int) (LR, error) {
 		return nil, fmt.Errorf("lr schedule %q: choose cosine, constant or step:F1,F2 (fractions of the run)", spec)
 	}
 	if warmup > 0 {
-		s = Warmup{Steps: warmup, Inner: s}
+		s = Warmup{Steps: warmup, Inner: s, FromZero: fromZero}
 	}
 	return s, nil
 }

@@ -42,6 +42,26 @@ type Config struct {
 	Clip        float64 `json:"clip"`         // global-norm clip, 0 = none
 	Smoothing   float64 `json:"label_smoothing"`
 
+	// Choices where the suite and the official code differ
+	// (docs/DEVIATIONS.md). Each is left out of the JSON at the suite's
+	// default, so the runs recorded before it existed keep their ids.
+
+	// WarmupStyle is "" (the suite's: lr·(t+1)/W over the first W steps,
+	// sharp steps allowed) or "official" (lr·t/W, and plain SGD steps
+	// only until the warm-up ends).
+	WarmupStyle string `json:"warmup_style,omitempty"`
+	// OptClip is a second global-norm clip applied after Clip (the
+	// official SGD optimizer's grad_norm_clip); 0 = none.
+	OptClip float64 `json:"opt_clip,omitempty"`
+	// Dropout is "" (a new dropout mask for every pass of a step) or
+	// "per-step" (one mask for all the passes of a step, as the official
+	// code's single PRNG key per step gives).
+	Dropout string `json:"dropout_masks,omitempty"`
+	// Init is "" (the suite's: linear weights and biases uniform in
+	// ±1/√fan_in) or "official" (linear kernels U(−1,1)/√fan_out, biases
+	// zero). Convolutions are Kaiming-normal with fan-out either way.
+	Init string `json:"init,omitempty"`
+
 	Method optim.Spec `json:"method"`
 	Seed   uint64     `json:"seed"`
 	Device string     `json:"device"`
@@ -90,6 +110,16 @@ func (c Config) Resolved() (Config, error) {
 		return c, fmt.Errorf("--model %q: unknown model; choose one of %s", c.Model, strings.Join(models.Names(), ", "))
 	}
 	c.ModelAbout = about
+	// The suite's defaults are spelt "" so that they stay out of the id.
+	if c.WarmupStyle == "suite" {
+		c.WarmupStyle = ""
+	}
+	if c.Dropout == "per-pass" {
+		c.Dropout = ""
+	}
+	if c.Init == "suite" {
+		c.Init = ""
+	}
 	return c, nil
 }
 
@@ -102,7 +132,7 @@ func (c Config) Validate() error {
 		flag string
 		v    float64
 	}{{"--lr", c.LR}, {"--momentum", c.Momentum}, {"--l2", c.L2}, {"--wd", c.WeightDecay},
-		{"--clip", c.Clip}, {"--smoothing", c.Smoothing}, {"--rho", c.Method.Rho}} {
+		{"--clip", c.Clip}, {"--opt-clip", c.OptClip}, {"--smoothing", c.Smoothing}, {"--rho", c.Method.Rho}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("%s %v: must be a finite number", f.flag, f.v)
 		}
@@ -137,10 +167,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--smoothing %v: must be in [0, 1)", c.Smoothing)
 	case c.Optimizer != "sgd" && c.Optimizer != "adamw":
 		return fmt.Errorf("--optimizer %q: choose sgd or adamw", c.Optimizer)
+	case c.WarmupStyle != "" && c.WarmupStyle != "suite" && c.WarmupStyle != "official":
+		return fmt.Errorf("--warmup-style %q: choose suite (lr·(t+1)/W, sharp steps allowed) or official (lr·t/W, no sharp step during warm-up)", c.WarmupStyle)
+	case c.OptClip < 0:
+		return fmt.Errorf("--opt-clip %v: must not be negative (0 = off; the official optimizer clips at 2)", c.OptClip)
+	case c.Dropout != "" && c.Dropout != "per-pass" && c.Dropout != "per-step":
+		return fmt.Errorf("--dropout-masks %q: choose per-pass (a new mask for every pass) or per-step (one mask for all passes of a step, official)", c.Dropout)
+	case c.Init != "" && c.Init != "suite" && c.Init != "official":
+		return fmt.Errorf("--init %q: choose suite (linear layers ±1/√fan_in, weights and bias) or official (U(−1,1)/√fan_out kernels, zero bias)", c.Init)
 	}
 	// Parse the lr schedule now, so a typo (or a NaN factor, which ParseLR
 	// refuses) fails before the data loads.
-	if _, err := optim.ParseLR(c.LRSchedule, c.LR, c.Warmup); err != nil {
+	if _, err := optim.ParseLRStyle(c.LRSchedule, c.LR, c.Warmup, c.WarmupStyle == "official"); err != nil {
 		return fmt.Errorf("--lr-schedule: %w", err)
 	}
 	return nil

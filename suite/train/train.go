@@ -246,11 +246,14 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := models.Reinit(net, cfg.Init, cfg.Seed); err != nil {
+		return nil, fmt.Errorf("--init: %w", err)
+	}
 	method, err := optim.New(cfg.Method, net)
 	if err != nil {
 		return nil, err
 	}
-	lr, err := optim.ParseLR(cfg.LRSchedule, cfg.LR, cfg.Warmup)
+	lr, err := optim.ParseLRStyle(cfg.LRSchedule, cfg.LR, cfg.Warmup, cfg.WarmupStyle == "official")
 	if err != nil {
 		return nil, fmt.Errorf("--lr-schedule: %w", err)
 	}
@@ -282,8 +285,16 @@ func (t *trainer) load(idx []int, e int) {
 func (t *trainer) methodStep(sc *optim.StepContext, total int) optim.StepResult {
 	sc.Step, sc.LR = t.step, float32(t.lr.At(t.step, total))
 	t.passNo = 0
-	res := t.method.Step(sc)
+	var res optim.StepResult
+	if t.cfg.WarmupStyle == "official" && t.step < t.cfg.Warmup {
+		res = optim.Plain{}.Step(sc) // the official code: no sharp step while warming up
+	} else {
+		res = t.method.Step(sc)
+	}
 	optim.ClipGlobalNorm(t.b, t.net.G, t.cfg.Clip)
+	if t.cfg.OptClip > 0 {
+		optim.ClipGlobalNorm(t.b, t.net.G, t.cfg.OptClip)
+	}
 	t.base.Update(sc.LR)
 	return res
 }
@@ -298,7 +309,11 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	n := len(labels)
 	p := t.pass
 	p.FreezeStats = o.FreezeStats || t.passNo > 0
-	p.Dropout, p.DropoutDrawn = nn.DropoutKey(t.cfg.Seed, t.step, t.passNo), 0
+	pass := t.passNo
+	if t.cfg.Dropout == "per-step" {
+		pass = 0 // one mask for every pass of the step
+	}
+	p.Dropout, p.DropoutDrawn = nn.DropoutKey(t.cfg.Seed, t.step, pass), 0
 	t.passNo++
 	logits := t.net.Forward(p, x)
 	d, ok := t.dlogits[n]
