@@ -2,9 +2,11 @@ package optim
 
 import (
 	"maps"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/schedule"
 )
 
@@ -175,5 +177,83 @@ func TestOfficialScheduleAliases(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--schedule") || !strings.Contains(err.Error(), "takes one number") {
 			t.Errorf("schedule %q: error %v, want one naming --schedule and the official form", bad, err)
 		}
+	}
+}
+
+// names is the parameter name of every flat position.
+func names(h *harness) []string {
+	n := make([]string, h.net.W.Len())
+	for _, p := range h.net.Params {
+		for i := p.Offset; i < p.Offset+p.W.Len(); i++ {
+			n[i] = p.Name
+		}
+	}
+	return n
+}
+
+// adaptiveAt is ∇L(θ + ε) with ε = ρ·T²·g/‖T·g‖ for the scale T of every
+// position.
+func adaptiveAt(h *harness, t int, th []float64, rho float64, scale func(i int) float64) ([]float64, []float64) {
+	g, _ := h.grad(t, th, nil)
+	tg := make([]float64, len(th))
+	for i := range th {
+		tg[i] = scale(i) * g[i]
+	}
+	eps := make([]float64, len(th))
+	for i := range eps {
+		eps[i] = rho * scale(i) * scale(i) * g[i] / norm(tg)
+	}
+	gp, _ := h.grad(t, add(th, 1, eps), nil)
+	return gp, g
+}
+
+// ASAM's bn_gamma=1 rescales BN's γ by |γ| + η like a weight (the official
+// ASAM's 'weight' in name); β and biases keep 1. GSAM's adaptive=1 scales
+// every parameter by |w|.
+func TestASAMBNGammaAndGSAMAdaptive(t *testing.T) {
+	for _, bn := range []float64{0, 1} {
+		s := Spec{Name: "asam", Rho: 0.5, Params: map[string]float64{"eta": 0.01, "bn_gamma": bn}}
+		m, err := New(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newQuadHarness(t, 4)
+		k, nm := kinds(h.net), names(h)
+		for step := 0; step < 4; step++ {
+			th := h.theta()
+			gp, g := adaptiveAt(h, step, th, 0.5, func(i int) float64 {
+				if k[i] == nn.Weight || (bn == 1 && nm[i] == "bn.gamma") {
+					return math.Abs(th[i]) + 0.01
+				}
+				return 1
+			})
+			_, got := h.step(m, step)
+			checkVec(t, "asam bn_gamma", got, gp, maxAbs(g, gp))
+			h.move(0.5)
+		}
+	}
+	r, err := Resolve(Spec{Name: "asam"})
+	if err != nil || !maps.Equal(r.Params, map[string]float64{"eta": 0.01}) {
+		t.Errorf("ASAM's resolved params %v (%v): bn_gamma must stay out at its default", r.Params, err)
+	}
+	if r, _ := Resolve(Spec{Name: "asam", Params: map[string]float64{"bn_gamma": 1}}); r.Params["bn_gamma"] != 1 {
+		t.Errorf("bn_gamma=1 not recorded: %v", r.Params)
+	}
+
+	m, err := New(Spec{Name: "gsam", Rho: 0.05, Params: map[string]float64{"adaptive": 1, "alpha": 0.3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newSoftmaxHarness(t, 4)
+	for step := 0; step < 4; step++ {
+		th := h.theta()
+		gp, g := adaptiveAt(h, step, th, 0.05, func(i int) float64 { return math.Abs(th[i]) })
+		perp := add(g, -dot(g, gp)/dot(gp, gp), gp)
+		_, got := h.step(m, step)
+		checkVec(t, "gsam adaptive", got, add(gp, -0.3, perp), 2*maxAbs(g, gp))
+		h.move(0.5)
+	}
+	if r, _ := Resolve(Spec{Name: "gsam"}); r.Params["adaptive"] != 0 || len(r.Params) != 5 {
+		t.Errorf("GSAM's resolved params %v: adaptive must stay out at its default", r.Params)
 	}
 }

@@ -41,9 +41,12 @@ func (m *GNR) Step(c *StepContext) StepResult {
 
 // ASAM is adaptive SAM: T_w = |w| + η on weight tensors (Kind == Weight)
 // and 1 on biases and normalisation parameters, ε = ρ·T_w²·g/‖T_w·g‖,
-// update with ∇L(θ+ε).
+// update with ∇L(θ+ε). BNGamma extends T_w = |w| + η to batch-norm's γ,
+// as the official ASAM does (it rescales every parameter whose name
+// contains "weight", which in PyTorch includes BN's γ but not β).
 type ASAM struct {
 	Rho, Eta float64
+	BNGamma  bool
 	sam      SAM
 	tw       *nn.Tensor
 	// notWeight is 1 on the scalars that are not weights and 0 on the
@@ -59,7 +62,7 @@ func (m *ASAM) Step(c *StepContext) StepResult {
 	b, net := c.Net.B, c.Net
 	r := c.Pass(PassOptions{})
 	if m.notWeight == nil {
-		m.notWeight = notWeightMask(net)
+		m.notWeight = notWeightMask(net, m.BNGamma)
 	}
 	tw := buffer(net, &m.tw)
 	b.AbsPlus(net.W, tw, float32(m.Eta))
@@ -74,15 +77,16 @@ func (m *ASAM) Step(c *StepContext) StepResult {
 }
 
 // notWeightMask is 1 on the scalars of parameters that are not weights
-// (biases, normalisation). It is built on the host once per run: the
-// layout of the parameters never changes.
-func notWeightMask(net *nn.Net) *nn.Tensor {
+// (biases, normalisation; BN's γ counts as a weight when bnGamma is set).
+// It is built on the host once per run: the layout of the parameters
+// never changes.
+func notWeightMask(net *nn.Net, bnGamma bool) *nn.Tensor {
 	h := make([]float32, net.W.Len())
 	for i := range h {
 		h[i] = 1
 	}
 	for _, p := range net.Params {
-		if p.Kind == nn.Weight {
+		if p.Kind == nn.Weight || (bnGamma && p.Kind == nn.Norm && p.Name == "bn.gamma") {
 			clear(h[p.Offset : p.Offset+p.W.Len()])
 		}
 	}
@@ -98,9 +102,14 @@ func notWeightMask(net *nn.Net) *nn.Tensor {
 // the largest rate seen so far when LRMax is 0 (a cosine schedule starts at
 // its peak; with warm-up the first steps then see ρ_max). ρ_min = ρ_max
 // keeps ρ constant.
+//
+// Adaptive perturbs as the GSAM code's adaptive option (used by its CIFAR
+// example): ε = ρ_t·|w|²·g/‖|w|·g‖ over every parameter.
 type GSAM struct {
 	Alpha, RhoMax, RhoMin float64
 	LRMax, LRMin          float64
+	Adaptive              bool
+	tw                    *nn.Tensor
 	net                   *nn.Net
 	meta                  scalars // [the largest lr seen]
 	sam                   SAM
@@ -138,7 +147,18 @@ func (m *GSAM) Step(c *StepContext) StepResult {
 	rho := m.Rho(float64(c.LR), float64(seen[0]))
 	seen[0] = max(seen[0], c.LR)
 	m.meta.store(net)
-	m.sam.sharpPass(c, m.sam.along(c, rho))
+	if m.Adaptive {
+		tw := buffer(net, &m.tw)
+		b.AbsPlus(net.W, tw, 0)
+		m.sam.sharpPass(c, func(eps *nn.Tensor) {
+			b.Mul(tw, net.G, eps) // |w|·g
+			norm := math.Sqrt(b.Dot(eps, eps))
+			b.Mul(tw, eps, eps) // |w|²·g
+			b.Scale(float32(rho/(norm+1e-12)), eps)
+		})
+	} else {
+		m.sam.sharpPass(c, m.sam.along(c, rho))
+	}
 	// g_p − α(g − (g·g_p/‖g_p‖²)g_p) = (1 + α·g·g_p/‖g_p‖²)·g_p − α·g
 	var proj float64
 	if pp := b.Dot(net.G, net.G); pp > 0 {

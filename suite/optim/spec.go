@@ -203,6 +203,14 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto 
 		v, err = p.get(key, def, lo, hi, loOpen, hiOpen, about)
 		return v
 	}
+	flag := func(key, about string) bool { // a switch added after runs were recorded: kept out of the id when off
+		if err != nil {
+			return false
+		}
+		var v bool
+		v, err = p.flag(key, about)
+		return v
+	}
 	switch name {
 	case "sam":
 		m = &SAM{Rho: rho}
@@ -223,14 +231,16 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto 
 		}
 		m = &GNR{Rho: rho, Gamma: gamma, Normalized: norm == 1}
 	case "asam":
-		m = &ASAM{Rho: rho, Eta: get("eta", 0.01, 0, inf, false, true, "T_w = |w| + η")}
+		m = &ASAM{Rho: rho, Eta: get("eta", 0.01, 0, inf, false, true, "T_w = |w| + η"),
+			BNGamma: flag("bn_gamma", "1 = rescale batch-norm γ by |γ| + η too, as the official ASAM ('weight' in the name)")}
 	case "gsam":
 		a := get("alpha", 0.4, 0, inf, false, true, "the weight α of the orthogonal part")
 		hi := get("rho_max", rho, 0, inf, true, true, "ρ at the peak learning rate (default --rho)")
 		lo := get("rho_min", hi, 0, hi, false, false, "ρ at lr_min, at most rho_max (default rho_max: constant ρ)")
 		lrMax := get("lr_max", 0, 0, inf, false, true, "the peak learning rate (0 = the largest seen so far)")
 		lrMin := get("lr_min", 0, 0, inf, false, true, "the learning rate at which ρ = rho_min")
-		m = &GSAM{Alpha: a, RhoMax: hi, RhoMin: lo, LRMax: lrMax, LRMin: lrMin}
+		m = &GSAM{Alpha: a, RhoMax: hi, RhoMin: lo, LRMax: lrMax, LRMin: lrMin,
+			Adaptive: flag("adaptive", "1 = ε = ρ·|w|²·g/‖|w|·g‖ on every parameter, as GSAM's CIFAR example")}
 	case "looksam":
 		key := "k"
 		if grst {
