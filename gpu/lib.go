@@ -69,7 +69,9 @@ func bind(api any, handle uintptr, lib string) error {
 		if addr == 0 {
 			return fmt.Errorf("cuda device: %s has no symbol %s (an older version than this backend needs?)", lib, strings.ReplaceAll(names, ",", " or "))
 		}
-		purego.RegisterFunc(v.Field(i).Addr().Interface(), addr)
+		// The fields are unexported: reach them through their address.
+		fp := reflect.NewAt(f.Type, unsafe.Pointer(v.Field(i).UnsafeAddr())).Interface()
+		purego.RegisterFunc(fp, addr)
 	}
 	return nil
 }

@@ -1,0 +1,255 @@
+package gpu
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/rng"
+)
+
+// stubAPI is an api whose every entry point succeeds and does nothing,
+// except those that must hand something back (device addresses, kernel
+// handles, a CUBIN, cuDNN's algorithm choices). Running the backend on it
+// checks, without a GPU, that every launch names a kernel of kernels.cu
+// with the declared argument types, and that no path panics.
+type stubAPI struct {
+	*api
+	names    map[uintptr]string
+	launched map[string]int
+	next     uintptr
+}
+
+func newStub() *stubAPI {
+	s := &stubAPI{api: &api{}, names: map[uintptr]string{}, launched: map[string]int{}, next: 1 << 32}
+	for _, part := range []any{&s.driverAPI, &s.cublasAPI, &s.cudnnAPI, &s.nvrtcAPI} {
+		v := reflect.ValueOf(part).Elem()
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			if f.Kind() != reflect.Func {
+				continue
+			}
+			ft := f.Type()
+			zero := reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value {
+				out := make([]reflect.Value, ft.NumOut())
+				for k := range out {
+					out[k] = reflect.Zero(ft.Out(k))
+				}
+				return out
+			})
+			reflect.NewAt(ft, unsafe.Pointer(f.UnsafeAddr())).Elem().Set(zero)
+		}
+	}
+	s.cuDeviceGetCount = func(n *int32) int32 { *n = 1; return 0 }
+	s.cuDeviceGetAttribute = func(v *int32, attr, dev int32) int32 { *v = 9; return 0 }
+	s.cuMemAlloc = func(p *uintptr, n uint64) int32 {
+		*p = s.next
+		s.next += uintptr((n + 255) &^ 255)
+		return 0
+	}
+	s.nvrtcGetCUBINSize = func(p uintptr, n *uint64) int32 { *n = 16; return 0 }
+	s.cuModuleGetFunction = func(f *uintptr, m uintptr, name *byte) int32 {
+		*f = uintptr(len(s.names) + 1)
+		s.names[*f] = gostring(name)
+		return 0
+	}
+	s.cuLaunchKernel = func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, st uintptr, params, extra unsafe.Pointer) int32 {
+		s.launched[s.names[f]]++
+		return 0
+	}
+	find := func(ret *int32, perf *convPerf) int32 {
+		*ret = 2
+		ps := unsafe.Slice(perf, 2)
+		ps[0] = convPerf{Algo: 1, Time: 1, Determinism: 0}
+		ps[1] = convPerf{Algo: 2, Time: 1.1, Determinism: cudnnDeterministic, Memory: 1000}
+		return 0
+	}
+	s.cudnnFindConvolutionForwardAlgorithm = func(h, x, w, c, y uintptr, req int32, ret *int32, perf *convPerf) int32 { return find(ret, perf) }
+	s.cudnnFindConvolutionBackwardDataAlgorithm = func(h, w, dy, c, dx uintptr, req int32, ret *int32, perf *convPerf) int32 { return find(ret, perf) }
+	s.cudnnFindConvolutionBackwardFilterAlgorithm = func(h, x, dy, c, dw uintptr, req int32, ret *int32, perf *convPerf) int32 { return find(ret, perf) }
+	return s
+}
+
+// TestDryRun calls every Backend method on the stub, on fresh tensors and
+// on views at odd offsets, and checks that nothing failed and that every
+// kernel of kernels.cu was launched.
+func TestDryRun(t *testing.T) {
+	s := newStub()
+	b, err := open(s.api, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Describe(), "FP32") || b.Name() != "cuda" {
+		t.Errorf("Describe %q, Name %q", b.Describe(), b.Name())
+	}
+	for _, off := range []int{0, 3} {
+		mk := func(shape ...int) *nn.Tensor {
+			n := 1
+			for _, d := range shape {
+				n *= d
+			}
+			p := b.New(n + off + 2)
+			return b.View(b.View(p, 1, n+off+1), off, shape...)
+		}
+		x, y, dy, dx := mk(2, 6, 6, 3), mk(2, 6, 6, 3), mk(2, 6, 6, 3), mk(2, 6, 6, 3)
+		ch := []*nn.Tensor{mk(3), mk(3), mk(3), mk(3), mk(3), mk(3)}
+		host := make([]float32, x.Len())
+		b.Upload(x, host)
+		b.Download(host, x)
+		b.Fill(x, 1)
+		b.Copy(y, x)
+		b.Axpy(2, x, y)
+		b.Scale(2, x)
+		b.Lerp(y, x, 0.5)
+		_ = b.Dot(x, y)
+		b.Mul(x, y, dx)
+		b.Add(x, y, dx)
+		b.AddReLU(x, y, dx)
+		a2, b2, c2 := mk(4, 5), mk(5, 6), mk(4, 6)
+		b.MatMul(false, false, 1, a2, b2, 0, c2)
+		b.MatMul(true, true, 1, mk(5, 4), mk(6, 5), 1, c2)
+		b.AddRowVector(c2, mk(6))
+		b.SumRows(c2, mk(6), 0.5)
+		g := nn.ConvGeom{KH: 3, KW: 3, Stride: 1, Pad: 1}
+		w, dw, cy := mk(4, 3, 3, 3), mk(4, 3, 3, 3), mk(2, 6, 6, 4)
+		b.Conv2D(x, w, cy, g)
+		b.Conv2DBackward(x, w, cy, dx, dw, g)
+		b.Conv2DBackward(x, w, cy, nil, dw, g)
+		b.BatchNormTrain(x, y, ch[0], ch[1], ch[2], ch[3], 1e-5, true)
+		b.BatchNormInfer(x, y, ch[0], ch[1], ch[2], ch[3], 1e-5, false)
+		b.BatchNormBackward(x, y, dy, dx, ch[0], ch[2], ch[3], ch[4], ch[5], 1e-5, true)
+		b.BatchNormBackward(x, y, dy, nil, ch[0], ch[2], ch[3], ch[4], ch[5], 1e-5, false)
+		b.ReLU(x, y)
+		b.ReLUBackward(y, dy, dx)
+		pg := nn.ConvGeom{KH: 3, KW: 3, Stride: 2, Pad: 1}
+		py := mk(2, 3, 3, 3)
+		b.MaxPool(x, py, pg)
+		b.MaxPoolBackward(x, py, py, dx, pg)
+		b.AvgPool(x, py, pg)
+		b.AvgPoolBackward(py, dx, pg)
+		gp := mk(2, 3)
+		b.GlobalAvgPool(x, gp)
+		b.GlobalAvgPoolBackward(gp, dx)
+		key := rng.NewKey(1, "dry")
+		b.DropoutMask(x, 0.1, key, 7)
+		b.Bernoulli(x, 0.5, key)
+		b.Uniform(x, key)
+		logits := mk(4, 10)
+		per := make([]float32, 4)
+		_ = b.SoftmaxCrossEntropy(logits, []int32{1, 2, 3, 4}, 0.1, mk(4, 10), per)
+		_ = b.SoftmaxCrossEntropy(logits, []int32{1, 2, 3, 4}, 0, nil, nil)
+		b.Argmax(logits, make([]int32, 4))
+		b.SGDMomentum(x, y, dx, 0.1, 0.9, true)
+		b.AdamW(x, y, dx, dy, 0.1, 0.9, 0.999, 1e-8, 0, 1, 1)
+		b.AbsPlus(x, y, 0.1)
+		b.Where(x, y, dy, dx)
+		for _, keep := range []int{0, 5, x.Len()} {
+			b.TopKMask(x, y, keep)
+		}
+		b.Sync()
+	}
+	if err := b.Err(); err != nil {
+		t.Fatalf("dry run failed: %v", err)
+	}
+	for _, k := range b.kernelNames() {
+		if s.launched[k] == 0 {
+			t.Errorf("kernel %s of kernels.cu was never launched", k)
+		}
+	}
+	if len(b.convs) != 1 {
+		t.Errorf("%d convolution plans for one shape", len(b.convs))
+	}
+	// The deterministic algorithm within 25% of the fastest is chosen.
+	for _, p := range b.convs {
+		if p.fwd != 2 || p.fwdWS != 1000 {
+			t.Errorf("forward algorithm %d with %d bytes of workspace; want 2 and 1000", p.fwd, p.fwdWS)
+		}
+	}
+	// Freed tensors are reused by the next New of their class.
+	st := b.Stats()
+	x := b.New(1000)
+	px := b.ptr(x)
+	b.Free(x)
+	b.Free(x) // a second Free is a no-op
+	y := b.New(1000)
+	if b.Stats().Hits <= st.Hits || b.ptr(y) != px {
+		t.Errorf("a freed tensor's memory was not reused")
+	}
+}
+
+// Launch checking: a wrong argument count or type latches an error that
+// names the kernel, and later operations do nothing.
+func TestLaunchChecks(t *testing.T) {
+	for _, c := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{dptr(0), 1}, "takes 3 arguments, launched with 2"},
+		{[]any{dptr(0), 1, 1.5}, "argument 2 is a double, declared float"},
+		{[]any{1, 1, float32(1.5)}, "argument 0 is a int, declared pointer"},
+		{[]any{dptr(0), 1 << 40, float32(1.5)}, "overflows int"},
+	} {
+		b, err := open(newStub().api, Options{TF32: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.launch("fill", 1, 1, 1, 1, c.args...)
+		if err := b.Err(); err == nil || !strings.Contains(err.Error(), "fill") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("launch(fill, %v): error %v, want one saying %q", c.args, err, c.want)
+		}
+		if b.Name() != "cuda-tf32" || !strings.Contains(b.Describe(), "TF32 tensor-core") {
+			t.Errorf("TF32 backend: %q %q", b.Name(), b.Describe())
+		}
+	}
+	b, _ := open(newStub().api, Options{})
+	b.launch("no_such_kernel", 1, 1, 1, 1)
+	if err := b.Err(); err == nil || !strings.Contains(err.Error(), "no_such_kernel is not in kernels.cu") {
+		t.Errorf("unknown kernel: %v", err)
+	}
+}
+
+func TestPick(t *testing.T) {
+	fast := convPerf{Algo: 1, Time: 1}
+	det := convPerf{Algo: 2, Time: 1.2, Determinism: cudnnDeterministic}
+	slow := convPerf{Algo: 3, Time: 2, Determinism: cudnnDeterministic}
+	bad := convPerf{Algo: 4, Status: 9, Determinism: cudnnDeterministic}
+	for _, c := range []struct {
+		in   []convPerf
+		want int32
+		ok   bool
+	}{
+		{[]convPerf{bad, fast, det}, 2, true},
+		{[]convPerf{fast, slow}, 1, true},
+		{[]convPerf{bad}, 0, false},
+		{nil, 0, false},
+	} {
+		p, ok := pick(c.in)
+		if ok != c.ok || (ok && p.Algo != c.want) {
+			t.Errorf("pick(%v) = %d, %v; want %d, %v", c.in, p.Algo, ok, c.want, c.ok)
+		}
+	}
+}
+
+// Empty tensors and batches are no-ops, not lock errors.
+func TestEmpty(t *testing.T) {
+	b, err := open(newStub().api, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := b.New(0)
+	b.Upload(e, nil)
+	b.Download(nil, e)
+	b.Copy(e, e)
+	if d := b.Dot(e, e); d != 0 {
+		t.Errorf("Dot of empty tensors = %v", d)
+	}
+	l := b.New(0, 10)
+	b.SoftmaxCrossEntropy(l, nil, 0, nil, nil)
+	b.Argmax(l, nil)
+	b.Fill(e, 1)
+	if err := b.Err(); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,72 @@
+package gpu
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+//go:embed kernels.cu
+var kernelSource string
+
+// ptype is a kernel parameter's C type, as the launcher must pack it.
+type ptype byte
+
+const (
+	pPtr    ptype = iota // any T*: a dptr
+	pInt                 // int: a Go int, packed as int32
+	pFloat               // float: float32
+	pDouble              // double: float64
+	pU64                 // unsigned long long: uint64
+)
+
+func (p ptype) String() string {
+	return [...]string{"pointer", "int", "float", "double", "unsigned long long"}[p]
+}
+
+// dptr is a device address, so that the launcher tells pointers from
+// integers.
+type dptr uintptr
+
+var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
+
+// parseKernels reads each kernel's name and parameter types from the
+// source, so that launches are checked against the declarations.
+func parseKernels(src string) (map[string][]ptype, error) {
+	out := map[string][]ptype{}
+	for _, m := range kernelDecl.FindAllStringSubmatch(src, -1) {
+		name, list := m[1], strings.TrimSpace(m[2])
+		var ps []ptype
+		if list != "" {
+			for _, p := range strings.Split(list, ",") {
+				p = strings.Join(strings.Fields(p), " ")
+				if strings.Contains(p, "*") {
+					ps = append(ps, pPtr)
+					continue
+				}
+				i := strings.LastIndex(p, " ")
+				if i < 0 {
+					return nil, fmt.Errorf("kernel %s: parameter %q has no name", name, p)
+				}
+				switch typ := strings.TrimPrefix(p[:i], "const "); typ {
+				case "int":
+					ps = append(ps, pInt)
+				case "float":
+					ps = append(ps, pFloat)
+				case "double":
+					ps = append(ps, pDouble)
+				case "unsigned long long":
+					ps = append(ps, pU64)
+				default:
+					return nil, fmt.Errorf("kernel %s: parameter type %q is not one the launcher packs", name, typ)
+				}
+			}
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("kernel %s declared twice", name)
+		}
+		out[name] = ps
+	}
+	return out, nil
+}
