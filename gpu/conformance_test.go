@@ -1,0 +1,87 @@
+package gpu
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/nn/nntest"
+	"github.com/rst-bench/rst/suite/rng"
+)
+
+// The conformance suite of nn/nntest on the GPU. These tests skip on a
+// machine without one, unless RST_REQUIRE_GPU=1 (gpu-check/run.sh sets
+// it), when a device that does not open is a failure.
+
+func openOrSkip(t *testing.T, o Options) *Backend {
+	t.Helper()
+	b, err := Open(o)
+	if err != nil {
+		if os.Getenv("RST_REQUIRE_GPU") == "1" {
+			t.Fatalf("RST_REQUIRE_GPU=1 and the cuda device does not open: %v", err)
+		}
+		t.Skipf("no usable CUDA device here; this check runs on a GPU machine (make gpu-check): %v", err)
+	}
+	t.Logf("%s", b.Describe())
+	return b
+}
+
+func TestConformanceKernels(t *testing.T) {
+	nntest.Kernels(t, openOrSkip(t, Options{}))
+}
+
+// With TF32 the GEMM-based kernels round their inputs to 10-bit mantissas.
+func TestConformanceKernelsTF32(t *testing.T) {
+	nntest.KernelsWith(t, openOrSkip(t, Options{TF32: true}), nntest.Options{GEMMInputRounding: 0x1p-11})
+}
+
+// resnet18 and vgg16-bn: losses and every gradient after 3 steps against
+// the CPU backend.
+func TestConformanceModel(t *testing.T) {
+	nntest.Model(t, openOrSkip(t, Options{}), nn.NewCPU())
+}
+
+// The masks are the CPU backend's bit for bit, at a size where the device
+// splits the work into many blocks, with many ties for TopKMask.
+func TestConformanceMasksMatchCPU(t *testing.T) {
+	b := openOrSkip(t, Options{})
+	cpu := nn.NewCPU()
+	const n = 1<<20 + 12345
+	key := rng.NewKey(7, "conformance", 1)
+	scores := make([]float32, n)
+	r := key.Rand()
+	for i := range scores {
+		scores[i] = float32(r.IntN(1000)) / 8 // many exact ties
+		if i%97 == 0 {
+			scores[i] = -scores[i]
+		}
+	}
+	both := func(name string, f func(be nn.Backend, out *nn.Tensor)) {
+		want := cpu.New(n)
+		f(cpu, want)
+		got := b.New(n)
+		f(b, got)
+		g := make([]float32, n)
+		b.Download(g, got)
+		if err := b.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range g {
+			if g[i] != want.Data[i] {
+				t.Errorf("%s: element %d is %v on the GPU, %v on the CPU", name, i, g[i], want.Data[i])
+				return
+			}
+		}
+		b.Free(got)
+	}
+	both("DropoutMask", func(be nn.Backend, out *nn.Tensor) { be.DropoutMask(out, 0.3, key, 12345) })
+	both("Bernoulli", func(be nn.Backend, out *nn.Tensor) { be.Bernoulli(out, 0.25, key) })
+	both("Uniform", func(be nn.Backend, out *nn.Tensor) { be.Uniform(out, key) })
+	for _, keep := range []int{1, 1000, n / 3, n / 2, n - 1} {
+		both("TopKMask", func(be nn.Backend, out *nn.Tensor) {
+			s := be.New(n)
+			be.Upload(s, scores)
+			be.TopKMask(s, out, keep)
+		})
+	}
+}
