@@ -9,11 +9,13 @@ type Sizes struct {
 	Draws      int // Bernoulli draws for equation 5
 	Table2T    int
 	Table2Runs int
+	NoisySteps int // T of the stochastic-gradient runs
+	NoisyPaths int // paths per stochastic-gradient estimate
 }
 
 // DefaultSizes fit `go test ./theory` in well under a minute on 2 cores.
 func DefaultSizes() Sizes {
-	return Sizes{Thm1Steps: 300, MCSteps: 100, MCPaths: 1000, Lemma1MaxT: 5000, Draws: 20000, Table2T: 1000, Table2Runs: 100}
+	return Sizes{Thm1Steps: 300, MCSteps: 100, MCPaths: 1000, Lemma1MaxT: 5000, Draws: 20000, Table2T: 1000, Table2Runs: 100, NoisySteps: 200, NoisyPaths: 100}
 }
 
 // Section is a named group of checks.
@@ -36,5 +38,8 @@ func AllChecks(fns []Function, s Sizes) []Section {
 		{"Lemma 1", Lemma1(s.Lemma1MaxT)},
 		{"Equations 5–7", Equation5(fns, s.Draws)},
 		{"Table 2 (Δη)", Table2(s.Table2T, s.Table2Runs)},
+		{"Stochastic gradients: the deterministic bounds fail, the cross term is needed", append(Theorem1NoiseCounterexample(20), Theorem1CrossTerm(s.NoisySteps, s.NoisyPaths)...)},
+		{"Stochastic gradients: Theorem 1 and corollaries with σ²", StochasticTheorem1(fns, s.NoisySteps, s.NoisyPaths)},
+		{"Stochastic gradients: Theorem 2 with σ²", StochasticTheorem2(fns, s.NoisySteps, s.NoisyPaths)},
 	}
 }

@@ -71,6 +71,16 @@ func meanCI(v []float64) (mean, ci float64) {
 // runPaths runs n independent paths (seeds 1..n) in parallel.
 func runPaths(f Function, c Config, n int) []*Trace {
 	out := make([]*Trace, n)
+	parallel(n, func(i int) {
+		ci := c
+		ci.Seed = uint64(i + 1)
+		out[i] = Run(f, ci)
+	})
+	return out
+}
+
+// parallel calls do(i) for i = 0..n−1 on GOMAXPROCS goroutines.
+func parallel(n int, do func(i int)) {
 	var wg sync.WaitGroup
 	w := runtime.GOMAXPROCS(0)
 	for k := 0; k < w; k++ {
@@ -78,14 +88,11 @@ func runPaths(f Function, c Config, n int) []*Trace {
 		go func(k int) {
 			defer wg.Done()
 			for i := k; i < n; i += w {
-				ci := c
-				ci.Seed = uint64(i + 1)
-				out[i] = Run(f, ci)
+				do(i)
 			}
 		}(k)
 	}
 	wg.Wait()
-	return out
 }
 
 func mustSchedule(spec string) schedule.Func {

@@ -3,7 +3,9 @@ package theory
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
+	"github.com/rst-bench/rst/suite/rng"
 	"github.com/rst-bench/rst/suite/schedule"
 )
 
@@ -60,14 +62,38 @@ type Config struct {
 	Scaled bool
 	// Start overrides the function's starting point when non-nil.
 	Start []float64
+	// Noise is the per-coordinate standard deviation s of additive Gaussian
+	// gradient noise: every gradient evaluation returns ∇L(θ) + s·ξ with
+	// ξ ~ N(0, I_d), so the noise variance is σ² = E‖g − ∇L‖² = d·s²
+	// (Sigma2). 0 gives exact gradients.
+	Noise float64
+	// FreshBatch gives a SAM step's second gradient its own noise (an
+	// independent batch); otherwise both passes share ξ, as one mini-batch
+	// does in the suite's trainer and in the official code.
+	FreshBatch bool
+	// NoiseSeed keys the noise streams; 0 means Seed. Keeping Seed (the
+	// draws X_t) and varying NoiseSeed averages over the noise alone.
+	NoiseSeed uint64
 }
+
+// Sigma2 is the gradient-noise variance σ² = E‖g − ∇L‖² on a d-dimensional
+// function.
+func (c Config) Sigma2(d int) float64 { return float64(d) * c.Noise * c.Noise }
 
 func (c Config) String() string {
 	kind := "ε=ρ∇L/‖∇L‖"
 	if c.Scaled {
 		kind = "ε=ρ∇L"
 	}
-	return fmt.Sprintf("%s, p=%s, ρ=%.4g, %s, T=%d", c.Steps, c.Schedule, c.Rho, kind, c.T)
+	s := fmt.Sprintf("%s, p=%s, ρ=%.4g, %s, T=%d", c.Steps, c.Schedule, c.Rho, kind, c.T)
+	if c.Noise > 0 {
+		batch := "same batch"
+		if c.FreshBatch {
+			batch = "fresh batch"
+		}
+		s += fmt.Sprintf(", noise s=%.4g per coordinate (%s)", c.Noise, batch)
+	}
+	return s
 }
 
 // Trace is what one run saw. Index t of Loss and GradSq is θ_t, t = 0..T;
@@ -78,10 +104,12 @@ type Trace struct {
 	Alpha  []float64 // α_t
 	P      []float64 // p(t)
 	X      []bool    // the draw X_t
-	RhoT   []float64 // ρ_t = ρ/‖∇L(θ_t)‖ (or ρ for a scaled perturbation)
+	RhoT   []float64 // ρ_t = ρ/‖g_t‖ for the gradient g_t the step saw (or ρ for a scaled perturbation)
 }
 
-// Run performs full-gradient RST on f.
+// Run performs RST on f: full-gradient when c.Noise is 0, otherwise with
+// the additive gradient noise c.Noise describes. Loss and GradSq record the
+// exact L(θ_t) and ‖∇L(θ_t)‖², whatever the steps saw.
 func Run(f Function, c Config) *Trace {
 	d := f.Dim()
 	x := c.Start
@@ -98,12 +126,31 @@ func Run(f Function, c Config) *Trace {
 		Alpha: make([]float64, c.T), P: make([]float64, c.T), X: make([]bool, c.T), RhoT: make([]float64, c.T),
 	}
 	beta := f.Beta()
+	var noise1, noise2 *rand.Rand
+	var xi []float64
+	if c.Noise > 0 {
+		ns := c.NoiseSeed
+		if ns == 0 {
+			ns = c.Seed
+		}
+		// Two streams, so that the first pass's noise is the same whether
+		// or not the second pass draws its own.
+		noise1, noise2 = rng.New(ns, "theory-gradient-noise", 1), rng.New(ns, "theory-gradient-noise", 2)
+		xi = make([]float64, d)
+	}
 	for t := 0; t <= c.T; t++ {
 		f.Grad(g, x)
 		gn := norm(g)
 		tr.Loss[t], tr.GradSq[t] = f.Value(x), gn*gn
 		if t == c.T {
 			break
+		}
+		if c.Noise > 0 {
+			for i := range g {
+				xi[i] = c.Noise * noise1.NormFloat64()
+				g[i] += xi[i]
+			}
+			gn = norm(g) // the step sees only the noisy gradient
 		}
 		a := c.Steps.Alpha(t, c.T, beta)
 		p := c.Schedule.P(t, c.T)
@@ -122,6 +169,13 @@ func Run(f Function, c Config) *Trace {
 				xp[i] = x[i] + scale*g[i]
 			}
 			f.Grad(gs, xp)
+			for i := range xi {
+				if c.FreshBatch {
+					gs[i] += c.Noise * noise2.NormFloat64()
+				} else {
+					gs[i] += xi[i]
+				}
+			}
 			step = gs
 		}
 		for i := range x {

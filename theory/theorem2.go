@@ -59,6 +59,11 @@ func pathFirstFailure(tr *Trace, f Function, b []float64) int {
 // the first t where the mean difference is significantly negative (or −1) and
 // the t of the smallest relative slack.
 func mcCompare(trs []*Trace, bs [][]float64, f Function) (first, worst int, obs, obsCI, bound []float64) {
+	return mcCompareZ(trs, bs, f, z999)
+}
+
+// mcCompareZ is mcCompare with intervals of z standard errors.
+func mcCompareZ(trs []*Trace, bs [][]float64, f Function, z float64) (first, worst int, obs, obsCI, bound []float64) {
 	T := len(trs[0].Loss)
 	obs, obsCI, bound = make([]float64, T), make([]float64, T), make([]float64, T)
 	first, worst = -1, 0
@@ -75,6 +80,8 @@ func mcCompare(trs []*Trace, bs [][]float64, f Function) (first, worst int, obs,
 		obs[t], obsCI[t] = meanCI(g)
 		bound[t], _ = meanCI(bb)
 		md, dci := meanCI(d)
+		obsCI[t] *= z / z999
+		dci *= z / z999
 		if t == 0 || bound[t] < floor(f) {
 			continue // B_0 = L_0 − L* trivially; tiny bounds are beyond float64
 		}
