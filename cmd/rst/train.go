@@ -107,6 +107,11 @@ func runTrain(args []string) error {
 	asJSON := fs.Bool("json", false, "print the whole run record as JSON on stdout instead of a short summary")
 	out := fs.String("out", "", "also write the record to this JSON file (its folder is created)")
 	fs.StringVar(&cfg.Checkpoint, "checkpoint", "", "save the run's state to this file after every epoch and resume from it if it exists")
+	fs.Usage = func() { // to fs.Output(), which parseFlags silences on a bad flag
+		fmt.Fprintf(fs.Output(), "usage of rst train:\n")
+		fs.PrintDefaults()
+		printModels(fs.Output())
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -166,6 +171,15 @@ func runTrain(args []string) error {
 		printSummary(os.Stdout, rec, *out)
 	}
 	return nil
+}
+
+// printModels lists every model with its description (models.About),
+// which every run's record also carries as model_about.
+func printModels(w io.Writer) {
+	fmt.Fprintf(w, "\nmodels (--model; the description is recorded with every run):\n")
+	for _, n := range models.Names() {
+		fmt.Fprintf(w, "  %s\n      %s\n", n, models.About(n))
+	}
 }
 
 // printSummary is what rst train prints on stdout without --json: the
