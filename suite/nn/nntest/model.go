@@ -16,15 +16,20 @@ import (
 type modelCase struct {
 	name  string
 	in    []int
-	batch int
+	batch int // on one backend, with the finite-difference check
+	cross int // against another backend
 }
 
 // ResNet-18 at 16×16 keeps every stage (its last is 2×2); VGG16-BN pools
-// five times and needs 32×32. Batches of 3 and 2 still give batch-norm
-// at least 8 rows per channel in the last stage.
+// five times and needs 32×32. The finite-difference check runs on batches
+// of 3 and 2, where its tolerances were set. Between two backends the
+// batch is 16: with batches of 2 or 3, rounding-sized noise in the kernels
+// (noisyCPU in this package's tests) moved VGG's gradients after three
+// steps by more than they are long; at 16 the measured effect fits the
+// tolerances below.
 var modelCases = []modelCase{
-	{"resnet18", []int{16, 16, 3}, 3},
-	{"vgg16-bn", []int{32, 32, 3}, 2},
+	{"resnet18", []int{16, 16, 3}, 3, 16},
+	{"vgg16-bn", []int{32, 32, 3}, 2, 16},
 }
 
 const (
@@ -45,6 +50,10 @@ const (
 // is also checked against central differences of the loss on b.
 func Model(t *testing.T, b, ref nn.Backend) {
 	for _, mc := range modelCases {
+		same := b.Name() == ref.Name()
+		if !same {
+			mc.batch = mc.cross
+		}
 		t.Run(mc.name, func(t *testing.T) {
 			got, err := trainSteps(b, mc)
 			if err != nil {
@@ -55,7 +64,7 @@ func Model(t *testing.T, b, ref nn.Backend) {
 				t.Fatalf("%s on %s: %v", mc.name, ref.Name(), err)
 			}
 			compareRuns(t, got, want)
-			if b.Name() == ref.Name() {
+			if same {
 				modelFD(t, got)
 			}
 		})
@@ -141,18 +150,17 @@ func download(b nn.Backend, t *nn.Tensor) []float32 {
 	return d
 }
 
-// Tolerances between two backends, relative (L2 over one tensor). These
-// tiny-batch models amplify rounding: perturbing every batch-norm output
-// of the CPU backend by a relative 4e-6 (noisyCPU in this package's tests)
-// moves the first gradient by about 1.5% and, through three steps, the
-// last one by up to about 30% (ResNet-18), the losses by up to 1e-3 and
-// VGG's running statistics by up to 3%. So the first pass's gradient
-// (same weights on both) is held to 5%, the last pass's to 50% (a gross
-// error only), the losses to 1e-2 and the weights and statistics after
-// the steps to 10%. This amplification is not understood yet (see the
-// report of the commit that set these): until it is, the comparison
-// catches gross errors and the finite-difference and kernel checks the
-// fine ones.
+// Tolerances between two backends, relative (L2 over one tensor). Float32
+// training amplifies rounding: perturbing every GEMM, convolution and
+// batch-norm output of the CPU backend by a relative 4e-6 (noisyCPU in
+// this package's tests) moved, at batch 16, the first pass's gradient by
+// up to 1.5% (ResNet-18) and 3.8% (VGG16-BN) on the worst tensor (0.7% and
+// 2.8% over the whole vector), the gradient after three steps by 11% and
+// 35% over the whole vector, the weights by 1e-4 and the losses by 2e-4.
+// Part of it is cancellation: a batch-norm's β gradient, for one, is a sum
+// of terms that nearly cancel. So the comparison catches gross errors (a
+// wrong kernel, a wrong layout); the kernel checks and the finite
+// differences catch the fine ones.
 const (
 	modelLossTol  = 1e-2
 	modelGrad0Tol = 5e-2
