@@ -1,0 +1,65 @@
+package experiments
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// The paper profile resolves to the official code's settings, and its
+// resolved config (the run's identity and record) shows each of them.
+func TestPaperProfileIsOfficial(t *testing.T) {
+	seen := map[string]bool{}
+	for _, name := range []string{"table3", "table12"} {
+		tg, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := tg.Plan(Profiles["paper"], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if r.Needs != "" {
+				continue
+			}
+			c := r.Config
+			if c.Batch != 256 || c.Init != "official" || c.OptClip != 2 || c.Clip != 5 || c.Dropout != "per-step" || c.WarmupStyle != "official" || c.Warmup != 0 {
+				t.Fatalf("%s %s: %+v is not the official setting", name, r.Cell.Label(), c)
+			}
+			if !strings.HasSuffix(c.Model, "-official") && c.Model != "vgg16-bn" {
+				t.Errorf("%s: model %s, want the official architecture", name, c.Model)
+			}
+			b, _ := json.Marshal(c)
+			for _, key := range []string{`"init":"official"`, `"opt_clip":2`, `"dropout_masks":"per-step"`, `"warmup_style":"official"`, `"batch":256`} {
+				if !strings.Contains(string(b), key) {
+					t.Errorf("%s: the resolved config %s lacks %s", name, b, key)
+				}
+			}
+			m := c.Method
+			sharp := m.Sharp
+			switch {
+			case m.Name == "grst" && sharp == "gnr":
+				seen["grst"] = m.Params["normalized"] == 1
+			case m.Name == "asam" || sharp == "asam":
+				seen["asam"] = m.Params["bn_gamma"] == 1
+			case m.Name == "gsam" || sharp == "gsam":
+				seen["gsam"] = m.Params["adaptive"] == 1
+			}
+		}
+	}
+	for _, k := range []string{"grst", "asam", "gsam"} {
+		if !seen[k] {
+			t.Errorf("%s: the paper profile does not use the official variant", k)
+		}
+	}
+	// The cells themselves are untouched: the cpu profile still plans the
+	// suite's variants (and its committed ids, TestCommittedRunIDsAreStable).
+	tg, _ := Lookup("table3")
+	runs, _ := tg.Plan(Profiles["cpu"], 1)
+	for _, r := range runs {
+		if _, ok := r.Config.Method.Params["normalized"]; ok || r.Config.Init != "" {
+			t.Fatalf("the cpu profile picked up an official option: %+v", r.Config)
+		}
+	}
+}
