@@ -97,7 +97,7 @@ var notBuilt = map[string]string{
 // device count is not known.
 var paperProfile = &Profile{
 	Name: "paper", Seeds: 5,
-	About: "the paper's protocol with the official code's settings: CIFAR-10/100, 200 epochs, batch 256, crop+flip, lr 0.1 cosine, no warm-up, Nesterov 0.9, L2 1e-3, clip 5 then the optimizer's clip 2, ρ 0.05; official ResNet-18 stem and WRN shortcuts, dense layers U(±1/√fan_out) with zero bias, one dropout mask per step, G-RST mixing ĝ; the perturbation over the whole batch (m = 256, the device count of the official runs being unknown)",
+	About:  "the paper's protocol with the official code's settings: CIFAR-10/100, 200 epochs, batch 256, crop+flip, lr 0.1 cosine, no warm-up, Nesterov 0.9, L2 1e-3, clip 5 then the optimizer's clip 2, ρ 0.05; official ResNet-18 stem and WRN shortcuts, dense layers U(±1/√fan_out) with zero bias, one dropout mask per step, G-RST mixing ĝ; the perturbation over the whole batch (m = 256, the device count of the official runs being unknown)",
 	Models: map[string]string{ResNet18: "resnet18-official", WRN2810: "wrn28-10-official", VGG16BN: "vgg16-bn"},
 	Data:   map[string]string{CIFAR10: "cifar10", CIFAR100: "cifar100"},
 	Why:    notBuilt,
