@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The GPU check, on a machine with an NVIDIA GPU, CUDA 12 or 13 and cuDNN 9
 # and neither Go nor network: built by `make gpu-check`, run from anywhere
-# as gpu-check/run.sh. Every result goes to $OUT (default gpu-check/out):
-# JSON per step, logs, and summary.txt. Each step has its own timeout and
+# as gpu-check/run.sh. Every result goes to gpu-check/out (JSON per step,
+# logs, summary.txt); with $OUT set, summary.txt and a tarball of the rest
+# are copied there (the device tool brings back at most 8 files). Each step has its own timeout and
 # the whole run stays under BUDGET seconds (default 345), so one hang costs
 # only its step.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=${OUT:-$HERE/out}
+FINAL=${OUT:-}
+OUT=$HERE/out
+rm -rf "$OUT"
 BUDGET=${BUDGET:-345}
 mkdir -p "$OUT"
 RST="$HERE/rst"
@@ -107,3 +110,8 @@ fi
 	cat "$STATUS" >>"$OUT/summary.txt"
 }
 cat "$OUT/summary.txt"
+if [ -n "$FINAL" ]; then
+	mkdir -p "$FINAL"
+	cp "$OUT/summary.txt" "$FINAL/"
+	tar czf "$FINAL/gpu-check-results.tgz" -C "$OUT" .
+fi
