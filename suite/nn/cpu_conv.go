@@ -189,7 +189,52 @@ func poolDims(x *Tensor, g ConvGeom) (n, h, w, ch, oh, ow int) {
 	return
 }
 
+// Batch-norm and pooling, like the convolutions, run on oneDNN in dnnl
+// builds where it can (a backward pass whose forward ran elsewhere falls
+// back to the Go kernels, which need no workspace).
 func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
+	if !c.dnnlMaxPool(x, y, g) {
+		c.goMaxPool(x, y, g)
+	}
+}
+
+func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
+	if !c.dnnlMaxPoolBackward(x, y, dy, dx, g) {
+		c.goMaxPoolBackward(x, y, dy, dx, g)
+	}
+}
+
+func (c *CPU) AvgPool(x, y *Tensor, g ConvGeom) {
+	if !c.dnnlAvgPool(x, y, g) {
+		c.goAvgPool(x, y, g)
+	}
+}
+
+func (c *CPU) AvgPoolBackward(dy, dx *Tensor, g ConvGeom) {
+	if !c.dnnlAvgPoolBackward(dy, dx, g) {
+		c.goAvgPoolBackward(dy, dx, g)
+	}
+}
+
+func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
+	if !c.dnnlBatchNormTrain(x, y, gamma, beta, mean, variance, eps, relu) {
+		c.goBatchNormTrain(x, y, gamma, beta, mean, variance, eps, relu)
+	}
+}
+
+func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
+	if !c.dnnlBatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu) {
+		c.goBatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu)
+	}
+}
+
+func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool) {
+	if !c.dnnlBatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta, eps, relu) {
+		c.goBatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta, eps, relu)
+	}
+}
+
+func (c *CPU) goMaxPool(x, y *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
 	if g.tiles2x2() {
 		maxPool2x2(x.Data, y.Data, n, h, w, ch, oh, ow)
@@ -226,11 +271,11 @@ func (c *CPU) MaxPool(x, y *Tensor, g ConvGeom) {
 	})
 }
 
-// MaxPoolBackward routes each output gradient to the first input in its
+// goMaxPoolBackward routes each output gradient to the first input in its
 // window (in row-major window order) that equals the maximum: the choice a
 // stored argmax would make. Channels are innermost, so each window position
 // is one contiguous run; taken marks channels already routed.
-func (c *CPU) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
+func (c *CPU) goMaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
 	if g.tiles2x2() {
 		maxPool2x2Backward(x.Data, y.Data, dy.Data, dx.Data, n, h, w, ch, oh, ow)
@@ -344,9 +389,9 @@ func maxPool2x2Backward(x, y, dy, dx []float32, n, h, w, ch, oh, ow int) {
 	})
 }
 
-// AvgPool divides by the full window (zero padding counts), as the usual
+// goAvgPool divides by the full window (zero padding counts), as the usual
 // frameworks do by default.
-func (c *CPU) AvgPool(x, y *Tensor, g ConvGeom) {
+func (c *CPU) goAvgPool(x, y *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(x, g)
 	inv := 1 / float32(g.KH*g.KW)
 	parallelFor(n*oh, 1, func(lo, hi int) {
@@ -379,7 +424,7 @@ func (c *CPU) AvgPool(x, y *Tensor, g ConvGeom) {
 	})
 }
 
-func (c *CPU) AvgPoolBackward(dy, dx *Tensor, g ConvGeom) {
+func (c *CPU) goAvgPoolBackward(dy, dx *Tensor, g ConvGeom) {
 	n, h, w, ch, oh, ow := poolDims(dx, g)
 	inv := 1 / float32(g.KH*g.KW)
 	parallelFor(n, 1, func(lo, hi int) {
@@ -452,7 +497,7 @@ func (c *CPU) bnScratch(ch int) (a, b []float64) {
 	return s[:ch], s[ch:]
 }
 
-func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
+func (c *CPU) goBatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	sum, sq := c.bnScratch(ch)
@@ -465,7 +510,7 @@ func (c *CPU) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps floa
 	for k := range ch {
 		variance.Data[k] = float32(sq[k] / float64(rows))
 	}
-	c.BatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu)
+	c.goBatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu)
 }
 
 func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
@@ -495,7 +540,7 @@ func (c *CPU) centredSquares(x, mean []float32, rows, ch int, out []float64) {
 	}
 }
 
-func (c *CPU) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
+func (c *CPU) goBatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	scale, shift := c.bnAffine(ch)
@@ -588,10 +633,10 @@ func reluMask(d, y float32) float32 {
 	return math.Float32frombits(math.Float32bits(d) & m)
 }
 
-// BatchNormBackward uses dβ = Σg, dγ = Σg·x̂ and
+// goBatchNormBackward uses dβ = Σg, dγ = Σg·x̂ and
 // dx = γ/σ·(g − dβ/R − x̂·dγ/R), with x̂ recomputed from x and g = dy
 // (masked by the fused ReLU's y > 0).
-func (c *CPU) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool) {
+func (c *CPU) goBatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool) {
 	ch := x.Cols()
 	rows := x.Len() / ch
 	sg, sgx := c.bnScratch(ch)

@@ -3,6 +3,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -72,6 +73,106 @@ func TestDNNLConvMatchesGoKernels(t *testing.T) {
 	}
 }
 
+func TestDNNLBatchNormMatchesGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	c := NewCPU()
+	for _, shape := range [][]int{{3, 5, 7, 11}, {4, 6, 6, 32}, {17, 24}, {2, 3, 3, 3}} {
+		for _, relu := range []bool{false, true} {
+			ch := shape[len(shape)-1]
+			x := randTensor(c, r, shape...)
+			for i := range x.Data {
+				x.Data[i] = 3*x.Data[i] + 1 // off-centre, so the mean matters
+			}
+			dy := randTensor(c, r, shape...)
+			g, be := randTensor(c, r, ch), randTensor(c, r, ch)
+			want := map[string]*Tensor{}
+			got := map[string]*Tensor{}
+			for _, m := range []map[string]*Tensor{want, got} {
+				for _, k := range []string{"y", "dx", "yi"} {
+					m[k] = c.New(shape...)
+				}
+				for _, k := range []string{"mean", "var", "dg", "db"} {
+					m[k] = c.New(ch)
+				}
+			}
+			c.goBatchNormTrain(x, want["y"], g, be, want["mean"], want["var"], 1e-5, relu)
+			c.goBatchNormBackward(x, want["y"], dy, want["dx"], g, want["mean"], want["var"], want["dg"], want["db"], 1e-5, relu)
+			c.goBatchNormInfer(x, want["yi"], g, be, want["mean"], want["var"], 1e-5, relu)
+			c.BatchNormTrain(x, got["y"], g, be, got["mean"], got["var"], 1e-5, relu)
+			c.BatchNormBackward(x, got["y"], dy, got["dx"], g, got["mean"], got["var"], got["dg"], got["db"], 1e-5, relu)
+			c.BatchNormInfer(x, got["yi"], g, be, want["mean"], want["var"], 1e-5, relu)
+			for k := range want {
+				// The statistics are sums of a few hundred terms; dx
+				// subtracts nearly equal terms, so its tolerance is wider.
+				tol := 1e-5
+				if k == "dx" || k == "dg" {
+					tol = 1e-4
+				}
+				if e := maxRelErr(got[k].Data, want[k].Data); e > tol {
+					t.Errorf("%v relu=%v %s: relative error %.3g > %g", shape, relu, k, e, tol)
+				}
+			}
+		}
+	}
+}
+
+func TestDNNLPoolingMatchesGoKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	c := NewCPU()
+	for _, s := range []struct {
+		shape []int
+		g     ConvGeom
+	}{
+		{[]int{2, 8, 8, 5}, ConvGeom{2, 2, 2, 0}},
+		{[]int{3, 7, 9, 4}, ConvGeom{2, 2, 2, 0}}, // odd edges dropped
+		{[]int{2, 9, 9, 3}, ConvGeom{3, 3, 2, 1}}, // overlapping, padded
+		{[]int{1, 6, 5, 17}, ConvGeom{3, 3, 1, 1}},
+	} {
+		x := randTensor(c, r, s.shape...)
+		for i := range x.Data {
+			if i%3 == 0 {
+				x.Data[i] = 0 // ties, as after a ReLU: the first maximum takes the gradient
+			}
+		}
+		oh, ow := s.g.Out(s.shape[1], s.shape[2])
+		ys := []int{s.shape[0], oh, ow, s.shape[3]}
+		dy := randTensor(c, r, ys...)
+		wy, gy, wdx, gdx := c.New(ys...), c.New(ys...), c.New(s.shape...), c.New(s.shape...)
+		c.goMaxPool(x, wy, s.g)
+		c.goMaxPoolBackward(x, wy, dy, wdx, s.g)
+		c.MaxPool(x, gy, s.g)
+		c.MaxPoolBackward(x, gy, dy, gdx, s.g)
+		for i := range wy.Data {
+			if wy.Data[i] != gy.Data[i] {
+				t.Fatalf("%v %+v max pool y[%d]: %v, Go %v", s.shape, s.g, i, gy.Data[i], wy.Data[i])
+			}
+		}
+		// Where windows overlap, an input's gradients add up in another
+		// order; elsewhere the routing alone must agree, exactly.
+		if s.g.Stride < s.g.KH {
+			if e := maxRelErr(gdx.Data, wdx.Data); e > dnnlTol {
+				t.Errorf("%v %+v max pool backward: relative error %.3g", s.shape, s.g, e)
+			}
+		} else {
+			for i := range wdx.Data {
+				if wdx.Data[i] != gdx.Data[i] {
+					t.Fatalf("%v %+v max pool dx[%d]: %v, Go %v", s.shape, s.g, i, gdx.Data[i], wdx.Data[i])
+				}
+			}
+		}
+		c.goAvgPool(x, wy, s.g)
+		c.goAvgPoolBackward(dy, wdx, s.g)
+		c.AvgPool(x, gy, s.g)
+		c.AvgPoolBackward(dy, gdx, s.g)
+		if e := maxRelErr(gy.Data, wy.Data); e > dnnlTol {
+			t.Errorf("%v %+v avg pool: relative error %.3g", s.shape, s.g, e)
+		}
+		if e := maxRelErr(gdx.Data, wdx.Data); e > dnnlTol {
+			t.Errorf("%v %+v avg pool backward: relative error %.3g", s.shape, s.g, e)
+		}
+	}
+}
+
 // TestDNNLDeterministic runs each kernel twice on the same inputs: on one
 // machine and thread count the results must be bit-identical.
 func TestDNNLDeterministic(t *testing.T) {
@@ -81,15 +182,20 @@ func TestDNNLDeterministic(t *testing.T) {
 	x := randTensor(c, r, 8, 16, 16, 32)
 	w := randTensor(c, r, 32, 3, 3, 32)
 	dy := randTensor(c, r, 8, 16, 16, 32)
-	run := func() (y, dx, dw []float32) {
+	gamma, beta := randTensor(c, r, 32), randTensor(c, r, 32)
+	run := func() map[string][]float32 {
 		yt, dxt, dwt := c.New(8, 16, 16, 32), c.New(x.Shape...), c.New(w.Shape...)
 		c.Conv2D(x, w, yt, g)
 		c.Conv2DBackward(x, w, dy, dxt, dwt, g)
-		return yt.Data, dxt.Data, dwt.Data
+		bn, bdx, m, v, dg, db := c.New(yt.Shape...), c.New(yt.Shape...), c.New(32), c.New(32), c.New(32), c.New(32)
+		c.BatchNormTrain(yt, bn, gamma, beta, m, v, 1e-5, true)
+		c.BatchNormBackward(yt, bn, dy, bdx, gamma, m, v, dg, db, 1e-5, true)
+		return map[string][]float32{"y": yt.Data, "dx": dxt.Data, "dw": dwt.Data,
+			"bn": bn.Data, "bn dx": bdx.Data, "mean": m.Data, "var": v.Data, "dgamma": dg.Data, "dbeta": db.Data}
 	}
-	y1, dx1, dw1 := run()
-	y2, dx2, dw2 := run()
-	for name, p := range map[string][2][]float32{"y": {y1, y2}, "dx": {dx1, dx2}, "dw": {dw1, dw2}} {
+	a, b := run(), run()
+	for name := range a {
+		p := [2][]float32{a[name], b[name]}
 		for i := range p[0] {
 			if math.Float32bits(p[0][i]) != math.Float32bits(p[1][i]) {
 				t.Fatalf("%s[%d] differs between two runs: %v vs %v", name, i, p[0][i], p[1][i])
@@ -98,22 +204,78 @@ func TestDNNLDeterministic(t *testing.T) {
 	}
 }
 
-// TestDNNLNoAllocation checks that a warmed-up convolution step allocates
-// nothing on the Go heap.
+// TestDNNLNoAllocation checks that a warmed-up step allocates nothing on
+// the Go heap.
 func TestDNNLNoAllocation(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	c := NewCPU()
 	g := ConvGeom{3, 3, 2, 1}
 	x := randTensor(c, r, 4, 12, 12, 8)
 	w := randTensor(c, r, 16, 3, 3, 8)
-	y, dy := c.New(4, 6, 6, 16), randTensor(c, r, 4, 6, 6, 16)
+	y := c.New(4, 6, 6, 16)
 	dx, dw := c.New(x.Shape...), c.New(w.Shape...)
+	gamma, beta, m, v, dg, db := randTensor(c, r, 16), randTensor(c, r, 16), c.New(16), c.New(16), c.New(16), c.New(16)
+	bn, bdx, p, pdx := c.New(y.Shape...), c.New(y.Shape...), c.New(4, 3, 3, 16), c.New(y.Shape...)
+	pg := ConvGeom{2, 2, 2, 0}
 	step := func() {
 		c.Conv2D(x, w, y, g)
-		c.Conv2DBackward(x, w, dy, dx, dw, g)
+		c.BatchNormTrain(y, bn, gamma, beta, m, v, 1e-5, true)
+		c.MaxPool(bn, p, pg)
+		c.MaxPoolBackward(bn, p, p, pdx, pg) // p stands in for the output gradient
+		c.BatchNormBackward(y, bn, pdx, bdx, gamma, m, v, dg, db, 1e-5, true)
+		c.Conv2DBackward(x, w, bdx, dx, dw, g)
 	}
 	step()
 	if a := testing.AllocsPerRun(5, step); a > 0 {
-		t.Errorf("a convolution step allocates %.0f times", a)
+		t.Errorf("a step of conv, batch-norm and pooling allocates %.0f times", a)
+	}
+}
+
+// BenchmarkDNNLKernels times each oneDNN kernel against the Go kernel it
+// replaces, on shapes of smallcnn and resnet18 at batch 128:
+// go test -tags "openblas dnnl" -run '^$' -bench DNNLKernels ./suite/nn
+func BenchmarkDNNLKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	c := NewCPU()
+	for _, sh := range [][4]int{{128, 32, 32, 32}, {128, 16, 16, 128}} {
+		x := randTensor(c, r, sh[:]...)
+		y, dy, dx := c.New(sh[:]...), randTensor(c, r, sh[:]...), c.New(sh[:]...)
+		ch := sh[3]
+		g, be, m, v, dg, db := randTensor(c, r, ch), randTensor(c, r, ch), c.New(ch), c.New(ch), c.New(ch), c.New(ch)
+		pg := ConvGeom{2, 2, 2, 0}
+		py, pdy := c.New(sh[0], sh[1]/2, sh[2]/2, ch), randTensor(c, r, sh[0], sh[1]/2, sh[2]/2, ch)
+		for _, k := range []struct {
+			name    string
+			dn, go_ func()
+		}{
+			{"bn-train-relu", func() { c.BatchNormTrain(x, y, g, be, m, v, 1e-5, true) },
+				func() { c.goBatchNormTrain(x, y, g, be, m, v, 1e-5, true) }},
+			{"bn-backward-relu", func() { c.BatchNormBackward(x, y, dy, dx, g, m, v, dg, db, 1e-5, true) },
+				func() { c.goBatchNormBackward(x, y, dy, dx, g, m, v, dg, db, 1e-5, true) }},
+			{"bn-train", func() { c.BatchNormTrain(x, y, g, be, m, v, 1e-5, false) },
+				func() { c.goBatchNormTrain(x, y, g, be, m, v, 1e-5, false) }},
+			{"bn-backward", func() { c.BatchNormBackward(x, y, dy, dx, g, m, v, dg, db, 1e-5, false) },
+				func() { c.goBatchNormBackward(x, y, dy, dx, g, m, v, dg, db, 1e-5, false) }},
+			{"maxpool", func() { c.MaxPool(x, py, pg) }, func() { c.goMaxPool(x, py, pg) }},
+			{"maxpool-backward", func() { c.MaxPoolBackward(x, py, pdy, dx, pg) }, func() { c.goMaxPoolBackward(x, py, pdy, dx, pg) }},
+			{"avgpool", func() { c.AvgPool(x, py, pg) }, func() { c.goAvgPool(x, py, pg) }},
+			{"avgpool-backward", func() { c.AvgPoolBackward(pdy, dx, pg) }, func() { c.goAvgPoolBackward(pdy, dx, pg) }},
+		} {
+			// Each forward kernel first runs once on oneDNN, so the
+			// backward ones find their workspace.
+			c.BatchNormTrain(x, y, g, be, m, v, 1e-5, true)
+			c.BatchNormTrain(x, y, g, be, m, v, 1e-5, false)
+			c.MaxPool(x, py, pg)
+			for _, impl := range []struct {
+				name string
+				f    func()
+			}{{"onednn", k.dn}, {"go", k.go_}} {
+				b.Run(fmt.Sprintf("%v/%s/%s", sh, k.name, impl.name), func(b *testing.B) {
+					for b.Loop() {
+						impl.f()
+					}
+				})
+			}
+		}
 	}
 }
