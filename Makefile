@@ -98,9 +98,7 @@ fuzz:
 GPUCHECK_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 gpu-check:
 	rm -rf gpu-check && mkdir -p gpu-check
-	printf '{"Replace":{"%s":"%s"}}' "$(CURDIR)/cmd/rst/zz_gpu_check_cuda.go" "$(CURDIR)/gpu/check/rst_cuda.go.in" >gpu-check/overlay.json
-	$(GPUCHECK_ENV) $(GO) build -overlay gpu-check/overlay.json -trimpath -ldflags "-s -w -X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o gpu-check/rst ./cmd/rst
+	$(GPUCHECK_ENV) $(GO) build -trimpath -ldflags "-s -w -X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o gpu-check/rst ./cmd/rst
 	$(GPUCHECK_ENV) $(GO) test -c -trimpath -ldflags "-s -w" -o gpu-check/gpu.test ./gpu
 	cp gpu/check/run.sh gpu/check/summary.py bench/peer/gpu_peer.py gpu-check/
-	rm gpu-check/overlay.json
 	@du -sh gpu-check
