@@ -1,8 +1,12 @@
 # The suite's entry points. OpenBLAS is used when pkg-config finds it
 # (Debian: apt-get install libopenblas-dev); otherwise the pure-Go BLAS.
+# oneDNN (Debian: libdnnl-dev) runs the convolutions, batch-norm and pooling
+# when its header is there (it ships no pkg-config file); otherwise Go does.
 OPENBLAS := $(shell pkg-config --exists openblas 2>/dev/null && echo yes)
-ifeq ($(OPENBLAS),yes)
-  TAGS := -tags openblas
+DNNL := $(shell test -f /usr/include/oneapi/dnnl/dnnl.h -o -f /usr/local/include/oneapi/dnnl/dnnl.h && echo yes)
+BUILDTAGS := $(strip $(if $(filter yes,$(OPENBLAS)),openblas) $(if $(filter yes,$(DNNL)),dnnl))
+ifneq ($(BUILDTAGS),)
+  TAGS := -tags "$(BUILDTAGS)"
 endif
 
 GO ?= go
@@ -64,6 +68,17 @@ theory: build
 bench: build
 	$(RST) bench --model smallcnn --batch 128 --steps 20
 	$(RST) bench --model mlp --data mnist --batch 128 --steps 50
+
+# Ours and PyTorch's CPU twin (bench/peer/torch_peer.py, Debian's
+# python3-torch) side by side, interleaved in rounds, as ratios.
+PEER_PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import torch' 2>/dev/null && { echo $$p; break; }; done)
+PEER_MODELS ?= smallcnn,resnet18,wrn16-4,vgg16-bn
+PEER_ROUNDS ?= 2
+PEER_STEPS ?= 5
+.PHONY: bench-peer
+bench-peer: build
+	@test -n "$(PEER_PYTHON)" || { echo "bench-peer: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
+	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models $(PEER_MODELS) --rounds $(PEER_ROUNDS) --steps $(PEER_STEPS)
 
 vet:
 	$(GO) vet $(TAGS) ./...
