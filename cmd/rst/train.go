@@ -96,7 +96,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper")
 	params := paramFlag{}
-	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): gnr gamma,normalized; asam eta; gsam alpha,rho_max,rho_min,lr_max,lr_min; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
+	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): sam m (m-sharpness: perturb per sub-batch of m samples); gnr gamma,normalized,m; asam eta,bn_gamma; gsam alpha,rho_max,rho_min,lr_max,lr_min,adaptive; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
 	return params
 }
 

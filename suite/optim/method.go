@@ -67,10 +67,15 @@ func (Plain) Step(c *StepContext) StepResult {
 
 // SAM is sharpness-aware minimisation: ε = ρ·g/‖g‖, g' = ∇L(θ+ε) with
 // batch-norm statistics frozen, θ restored exactly, update with g'.
+//
+// M > 0 takes the perturbation per sub-batch of M samples (m-sharpness,
+// see chunks); 0 perturbs with the whole batch's gradient.
 type SAM struct {
 	Rho   float64
+	M     int
 	saved *nn.Tensor
 	eps   *nn.Tensor
+	ch    *chunks
 }
 
 func (*SAM) Name() string { return "sam" }
@@ -83,6 +88,12 @@ func (*SAM) ExtraPairs() float64 { return 1 }
 func (*SAM) ExpectedDeltaEta(int) float64 { return 1 }
 
 func (m *SAM) Step(c *StepContext) StepResult {
+	if m.M > 0 && m.M < c.BatchSize {
+		if m.ch == nil || m.ch.size != m.M {
+			m.ch = &chunks{size: m.M}
+		}
+		return m.ch.step(c, m, m.Rho, nil)
+	}
 	r := c.Pass(PassOptions{})
 	m.sharpPass(c, m.along(c, m.Rho))
 	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}

@@ -257,3 +257,75 @@ func TestASAMBNGammaAndGSAMAdaptive(t *testing.T) {
 		t.Errorf("GSAM's resolved params %v: adaptive must stay out at its default", r.Params)
 	}
 }
+
+// m-sharpness: G = Σ_j |S_j|/B · u_j over sub-batches S_j of m samples,
+// u_j from g_j = ∇L_{S_j}(θ) and g′_j = ∇L_{S_j}(θ + ρ·g_j/‖g_j‖): g′_j for
+// SAM, (1 − a)·ĝ_j + a·g′_j for normalised GNR; the last sub-batch is short
+// when m does not divide B.
+func TestMSharpnessMatchesFormula(t *testing.T) {
+	const rho = 0.05
+	for _, c := range []struct {
+		spec Spec
+		m    int
+		a    float64 // 0: SAM
+		norm bool
+	}{
+		{Spec{Name: "sam", Rho: rho, Params: map[string]float64{"m": 3}}, 3, 0, false},
+		{Spec{Name: "rst", Schedule: "constant:1", Rho: rho, Params: map[string]float64{"m": 2}}, 2, 0, false},
+		{Spec{Name: "grst", Schedule: "constant:1", Rho: rho, Params: map[string]float64{"m": 4, "normalized": 1}}, 4, 2, true},
+		{Spec{Name: "gnr", Rho: rho, Params: map[string]float64{"m": 5, "gamma": 3 * rho}}, 5, 3, false},
+	} {
+		for _, pr := range []func(*testing.T, int) *harness{newQuadHarness, newSoftmaxHarness} {
+			m, err := New(c.spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := pr(t, 4)
+			B := h.prob.batch()
+			for step := 0; step < 4; step++ {
+				th := h.theta()
+				want := make([]float64, len(th))
+				scale := 0.0
+				for lo := 0; lo < B; lo += c.m {
+					var s []int
+					for i := lo; i < min(lo+c.m, B); i++ {
+						s = append(s, i)
+					}
+					g, _ := h.grad(step, th, s)
+					gp, _ := h.grad(step, add(th, rho/norm(g), g), s)
+					u := gp
+					if c.a != 0 {
+						mix := g
+						if c.norm {
+							mix = scaled(1/norm(g), g)
+						}
+						u = add(scaled(1-c.a, mix), c.a, gp)
+					}
+					want = add(want, float64(len(s))/float64(B), u)
+					scale = math.Max(scale, (1+c.a)*maxAbs(g, gp)+1)
+				}
+				r, got := h.step(m, step)
+				checkVec(t, c.spec.Name+" m-sharpness", got, want, scale)
+				if r.Pairs != 2 || len(h.passes) != 2*((B+c.m-1)/c.m) {
+					t.Errorf("%s m=%d: %v pairs in %d passes", c.spec.Name, c.m, r.Pairs, len(h.passes))
+				}
+				h.move(0.5)
+			}
+		}
+	}
+	if r, _ := Resolve(Spec{Name: "sam"}); r.Params != nil {
+		t.Errorf("SAM's resolved params %v: m must stay out at its default", r.Params)
+	}
+	if r, _ := Resolve(Spec{Name: "sam", Params: map[string]float64{"m": 32}}); r.Params["m"] != 32 {
+		t.Errorf("m=32 not recorded: %v", r.Params)
+	}
+	for _, bad := range []Spec{
+		{Name: "sam", Params: map[string]float64{"m": 2.5}},
+		{Name: "grst", Sharp: "sam", Schedule: "constant:0.5", Params: map[string]float64{"m": 8}},
+		{Name: "asam", Params: map[string]float64{"m": 8}},
+	} {
+		if _, err := Resolve(bad); err == nil || !strings.Contains(err.Error(), "m") {
+			t.Errorf("Resolve(%+v): %v, want an error naming --param m", bad, err)
+		}
+	}
+}

@@ -14,28 +14,44 @@ import (
 // G = (1 − γ/ρ)·g + (γ/ρ)·g′ with g′ = ∇L(θ + ρĝ). SAM is γ = ρ.
 // Normalized selects the official code's variant, which mixes ĝ = g/‖g‖
 // in place of g: G = (1 − γ/ρ)·ĝ + (γ/ρ)·g′.
+//
+// M > 0 applies it per sub-batch of M samples (m-sharpness, see chunks).
 type GNR struct {
 	Rho, Gamma float64
 	Normalized bool
+	M          int
 	sam        SAM
 	g          *nn.Tensor
+	ch         *chunks
+}
+
+// mix turns G = g′ into the GNR update, given g.
+func (m *GNR) mix(c *StepContext, g *nn.Tensor) {
+	b, net := c.Net.B, c.Net
+	if m.Normalized {
+		b.Scale(float32(1/(GlobalNorm(b, g)+1e-12)), g)
+	}
+	a := m.Gamma / m.Rho
+	b.Scale(float32(a), net.G)
+	b.Axpy(float32(1-a), g, net.G)
 }
 
 func (*GNR) Name() string                 { return "gnr" }
 func (*GNR) ExtraPairs() float64          { return 1 }
 func (*GNR) ExpectedDeltaEta(int) float64 { return 1 }
 func (m *GNR) Step(c *StepContext) StepResult {
+	if m.M > 0 && m.M < c.BatchSize {
+		if m.ch == nil || m.ch.size != m.M {
+			m.ch = &chunks{size: m.M}
+		}
+		return m.ch.step(c, &m.sam, m.Rho, func(g *nn.Tensor) { m.mix(c, g) })
+	}
 	b, net := c.Net.B, c.Net
 	r := c.Pass(PassOptions{})
 	g := buffer(net, &m.g)
 	b.Copy(g, net.G)
-	if m.Normalized {
-		b.Scale(float32(1/(GlobalNorm(b, g)+1e-12)), g)
-	}
 	m.sam.sharpPass(c, m.sam.along(c, m.Rho))
-	a := m.Gamma / m.Rho
-	b.Scale(float32(a), net.G)
-	b.Axpy(float32(1-a), g, net.G)
+	m.mix(c, g)
 	return StepResult{Loss: r.Loss, Pairs: 2, Sharp: true}
 }
 

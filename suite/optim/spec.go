@@ -211,25 +211,41 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto 
 		v, err = p.flag(key, about)
 		return v
 	}
+	// m-sharpness: recorded only when set (0 = the whole batch).
+	sub := func() int {
+		if err != nil {
+			return 0
+		}
+		var v float64
+		v, err = p.opt("m", 0, 0, inf, false, true, "m-sharpness: the perturbation is computed per sub-batch of m samples (0 = the whole batch)")
+		if err == nil && v != float64(int(v)) {
+			err = fmt.Errorf("%s: --param m=%v: must be a whole number of samples (0 = the whole batch)", who, v)
+		}
+		return int(v)
+	}
 	switch name {
 	case "sam":
-		m = &SAM{Rho: rho}
+		m = &SAM{Rho: rho, M: sub()}
 	case "gnr":
 		if grst {
 			// Recorded only when set, so that the G-RST runs made before
 			// the option existed keep their ids.
-			norm, err := p.flag("normalized", "1 = the official code's variant that mixes ĝ = g/‖g‖ instead of g")
-			if err != nil {
+			norm, ferr := p.flag("normalized", "1 = the official code's variant that mixes ĝ = g/‖g‖ instead of g")
+			if ferr != nil {
+				return nil, ferr
+			}
+			g := &GNR{Rho: rho, Gamma: k * rho, Normalized: norm, M: sub()}
+			if err != nil { // from sub
 				return nil, err
 			}
-			return &GNR{Rho: rho, Gamma: k * rho, Normalized: norm}, nil
+			return g, nil
 		}
 		gamma := get("gamma", 2*rho, 0, inf, false, false, "the penalty degree γ (default 2ρ; γ = ρ is SAM)")
 		norm := get("normalized", 0, 0, 1, false, false, "1 = the official code's variant that mixes ĝ instead of g")
 		if norm != 0 && norm != 1 && err == nil {
 			err = fmt.Errorf("%s: --param normalized=%v: accepted values are 0 and 1", who, norm)
 		}
-		m = &GNR{Rho: rho, Gamma: gamma, Normalized: norm == 1}
+		m = &GNR{Rho: rho, Gamma: gamma, Normalized: norm == 1, M: sub()}
 	case "asam":
 		m = &ASAM{Rho: rho, Eta: get("eta", 0.01, 0, inf, false, true, "T_w = |w| + η"),
 			BNGamma: flag("bn_gamma", "1 = rescale batch-norm γ by |γ| + η too, as the official ASAM ('weight' in the name)")}
@@ -284,6 +300,9 @@ func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto 
 		}
 	}
 	if k != 1 || auto {
+		if s, ok := m.(*SAM); ok && s.M > 0 {
+			return nil, fmt.Errorf("%s: --param m: G-RST's degree ×k over SAM steps takes the whole batch's g; use --sharp gnr (G-RST's default), which takes m", who)
+		}
 		m = &Degree{Inner: m, K: k}
 	}
 	return m, nil

@@ -201,3 +201,29 @@ func TestOfficialOptionsKeepIDs(t *testing.T) {
 		}
 	}
 }
+
+// --param m runs through the trainer's sub-batch passes: a SAM run with
+// m = 4 on batches of 16 trains, costs 2 pairs a step, and differs from
+// whole-batch SAM.
+func TestMSharpnessOnTrainer(t *testing.T) {
+	tr, te := officialSets()
+	var errs [2]float64
+	for i, m := range []float64{0, 4} {
+		cfg := officialConfig()
+		cfg.Method = optim.Spec{Name: "sam"}
+		if m > 0 {
+			cfg.Method.Params = map[string]float64{"m": m}
+		}
+		rec, err := RunOn(context.Background(), cfg, tr, te, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Diverged != nil || rec.Pairs != 16 {
+			t.Fatalf("m=%v: diverged %v, %v pairs (want 16)", m, rec.Diverged, rec.Pairs)
+		}
+		errs[i] = float64(rec.TestLoss)
+	}
+	if errs[0] == errs[1] {
+		t.Error("m = 4 gave whole-batch SAM's result")
+	}
+}
