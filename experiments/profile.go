@@ -112,6 +112,33 @@ var paperProfile = &Profile{
 	method: officialMethod,
 }
 
+// PaperDefaults applies the paper profile's official-code settings to a
+// single run's config (`rst train --profile paper`), leaving alone every
+// flag named in given, which the user set. It returns what it set, as
+// flags, for the user to see.
+func PaperDefaults(c *train.Config, given map[string]bool) []string {
+	var applied []string
+	apply := func(flag string, set func(), shown string) {
+		if !given[flag] {
+			set()
+			applied = append(applied, "--"+flag+" "+shown)
+		}
+	}
+	apply("batch", func() { c.Batch = 256 }, "256")
+	apply("init", func() { c.Init = "official" }, "official")
+	apply("opt-clip", func() { c.OptClip = 2 }, "2")
+	apply("dropout-masks", func() { c.Dropout = "per-step" }, "per-step")
+	apply("warmup-style", func() { c.WarmupStyle = "official" }, "official")
+	before := c.Method.Params
+	c.Method = officialMethod(c.Method)
+	for k, v := range c.Method.Params {
+		if _, ok := before[k]; !ok {
+			applied = append(applied, fmt.Sprintf("--param %s=%g", k, v))
+		}
+	}
+	return applied
+}
+
 // officialMethod sets the official code's variant of a method where the
 // suite's default differs: GNR mixing ĝ (norm_perturbations=True), ASAM
 // rescaling BN's γ, GSAM's adaptive perturbation.

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/rst-bench/rst/suite/optim"
+	"github.com/rst-bench/rst/suite/train"
 )
 
 // The paper profile resolves to the official code's settings, and its
@@ -61,5 +64,26 @@ func TestPaperProfileIsOfficial(t *testing.T) {
 		if _, ok := r.Config.Method.Params["normalized"]; ok || r.Config.Init != "" {
 			t.Fatalf("the cpu profile picked up an official option: %+v", r.Config)
 		}
+	}
+}
+
+// rst train --profile paper: the official settings for every flag the user
+// did not give; the given ones are kept.
+func TestPaperDefaults(t *testing.T) {
+	c := train.Defaults()
+	c.Method = optim.Spec{Name: "grst", Schedule: "constant:0.5"}
+	c.Init = "suite"
+	applied := PaperDefaults(&c, map[string]bool{"init": true})
+	if c.Batch != 256 || c.OptClip != 2 || c.Dropout != "per-step" || c.WarmupStyle != "official" || c.Init != "suite" || c.Method.Params["normalized"] != 1 {
+		t.Errorf("PaperDefaults gave %+v", c)
+	}
+	if got := strings.Join(applied, " "); strings.Contains(got, "--init") || !strings.Contains(got, "--opt-clip 2") || !strings.Contains(got, "normalized=1") {
+		t.Errorf("applied %q", got)
+	}
+	k := train.Defaults()
+	k.Method = optim.Spec{Name: "grst", Schedule: "constant:0.5", Params: map[string]float64{"normalized": 0}}
+	PaperDefaults(&k, nil)
+	if k.Method.Params["normalized"] != 0 {
+		t.Error("a --param the user gave was overridden")
 	}
 }

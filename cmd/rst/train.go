@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/rst-bench/rst/experiments"
 	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/models"
 	"github.com/rst-bench/rst/suite/optim"
@@ -94,7 +95,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "radius ρ of the sharp step (default 0.05; 0.5 for asam)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: data order, initialisation, draws")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
-	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper (rst train: paper also sets the official code's options not given as flags: batch 256, --init official, --opt-clip 2, --dropout-masks per-step, --warmup-style official, the official method variant)")
 	params := paramFlag{}
 	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): sam m (m-sharpness: perturb per sub-batch of m samples); gnr gamma,normalized,m; asam eta,bn_gamma; gsam alpha,rho_max,rho_min,lr_max,lr_min,adaptive; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
 	return params
@@ -120,6 +121,13 @@ func runTrain(args []string) error {
 	}
 	if len(params) > 0 {
 		cfg.Method.Params = params
+	}
+	if cfg.Profile == "paper" {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if applied := experiments.PaperDefaults(&cfg, given); len(applied) > 0 {
+			fmt.Fprintf(os.Stderr, "--profile paper: the official code's settings %s (docs/DEVIATIONS.md; give a flag to override)\n", strings.Join(applied, " "))
+		}
 	}
 	if cfg.Method.Rho == 0 {
 		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
