@@ -77,8 +77,13 @@ func (o *AdamW) SetStepCount(t int) { o.t = t }
 func GlobalNorm(b nn.Backend, g *nn.Tensor) float64 { return math.Sqrt(b.Dot(g, g)) }
 
 // ClipGlobalNorm rescales g so that its global norm is at most maxNorm
-// (no-op when maxNorm ≤ 0) and returns the norm before clipping.
+// and returns the norm before clipping. With maxNorm ≤ 0 it does nothing
+// and returns 0: the norm is a device-to-host read, not worth a wait
+// when nothing uses it.
 func ClipGlobalNorm(b nn.Backend, g *nn.Tensor, maxNorm float64) float64 {
+	if maxNorm <= 0 {
+		return 0
+	}
 	n := GlobalNorm(b, g)
 	if maxNorm > 0 && n > maxNorm {
 		b.Scale(float32(maxNorm/n), g)

@@ -86,6 +86,9 @@ func TestSGDOnAQuadraticReachesTheKnownIterate(t *testing.T) {
 func TestClipGlobalNorm(t *testing.T) {
 	net := flatNet(2)
 	copy(net.G.Data, []float32{3, 4})
+	if n := ClipGlobalNorm(net.B, net.G, 0); n != 0 || net.G.Data[0] != 3 || net.G.Data[1] != 4 {
+		t.Fatalf("no clipping asked: returned %v, g %v", n, net.G.Data)
+	}
 	if n := ClipGlobalNorm(net.B, net.G, 10); n != 5 || net.G.Data[0] != 3 {
 		t.Fatalf("below the threshold: norm %v, g %v", n, net.G.Data)
 	}
