@@ -11,6 +11,10 @@
 // readings that the mathematics says are false come with an explicit
 // counterexample and are expected to fail.
 //
+// Config.Noise adds Gaussian gradient noise of known variance σ²;
+// stochastic.go states and checks the bounded-variance forms of the
+// theorems, and asserts that the exact-gradient bounds fail under noise.
+//
 // The tests assert every verdict; WriteReport writes the same checks as
 // Markdown tables together with PNG and SVG plots (rst theory --out DIR).
 package theory

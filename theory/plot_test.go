@@ -255,7 +255,7 @@ func TestSameSVG(t *testing.T) {
 	}
 }
 
-// TestWriteReport runs `rst theory` end to end (the checks take ~15 s).
+// TestWriteReport runs `rst theory` end to end (the checks take ~30 s on 2 idle cores).
 func TestWriteReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every check")
