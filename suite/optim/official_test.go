@@ -329,3 +329,25 @@ func TestMSharpnessMatchesFormula(t *testing.T) {
 		}
 	}
 }
+
+// --warmup-style official over the cosine schedule is the official code's
+// rate: the fork passes warmup_epochs to Flax 0.3.6's cosine schedule
+// (rst/training/lr_schedule.py:78–83 at f17b229), whose rate at step t is
+// base·(½cos(πt/T) + ½)·min(1, t/(W_e·S)), S steps an epoch, W_e warm-up
+// epochs, the half cosine spanning the whole run, warm-up included. The
+// suite's --warmup counts steps, so W = W_e·S.
+func TestOfficialWarmupCosine(t *testing.T) {
+	const base, perEpoch, epochs, warmEpochs = 0.1, 7, 10, 2
+	total := perEpoch * epochs
+	lr, err := ParseLRStyle("cosine", base, warmEpochs*perEpoch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 0; step <= total; step++ {
+		cos := 0.5*math.Cos(float64(step)*math.Pi/float64(total)) + 0.5
+		want := base * cos * math.Min(1, float64(step)/warmEpochs/perEpoch)
+		if got := lr.At(step, total); math.Abs(got-want) > 1e-15 {
+			t.Errorf("step %d: lr %v, the official schedule gives %v", step, got, want)
+		}
+	}
+}
