@@ -403,27 +403,29 @@ type dnnlState struct {
 	convs  map[convKey]*C.rst_conv
 	bns    map[bnKey]*C.rst_bn
 	pools  map[poolKey]*C.rst_pool
-	ws     map[unsafe.Pointer]*workspace
+	ws     map[uintptr]*workspace
 	buf    []byte
 }
 
 // workspace is what a forward primitive left for its backward (the fused
-// ReLU's mask, max pooling's argmax), filed under the forward's output,
-// which the backward call receives; x is the input it was computed from.
+// ReLU's mask, max pooling's argmax), filed under the address of the
+// forward's output, which the backward call receives; x is the address of
+// the input it was computed from. Addresses, not pointers: the table must
+// not keep a dropped network's buffers alive.
 type workspace struct {
-	x   unsafe.Pointer
+	x   uintptr
 	buf []byte
 }
 
 // workspaceFor returns the workspace of output y, of n bytes, for a
 // forward pass on x.
 func (s *dnnlState) workspaceFor(x, y *Tensor, n C.size_t) unsafe.Pointer {
-	w := s.ws[ptr(y)]
+	w := s.ws[addr(y)]
 	if w == nil {
 		w = &workspace{}
-		s.ws[ptr(y)] = w
+		s.ws[addr(y)] = w
 	}
-	w.x = ptr(x)
+	w.x = addr(x)
 	if len(w.buf) != int(n) {
 		w.buf = make([]byte, n)
 	}
@@ -433,8 +435,8 @@ func (s *dnnlState) workspaceFor(x, y *Tensor, n C.size_t) unsafe.Pointer {
 // workspaceOf returns the workspace the last forward pass from x to y
 // left, or nil when that pass did not run here.
 func (s *dnnlState) workspaceOf(x, y *Tensor, n C.size_t) unsafe.Pointer {
-	w := s.ws[ptr(y)]
-	if w == nil || w.x != ptr(x) || len(w.buf) != int(n) {
+	w := s.ws[addr(y)]
+	if w == nil || w.x != addr(x) || len(w.buf) != int(n) {
 		return nil
 	}
 	return unsafe.Pointer(unsafe.SliceData(w.buf))
@@ -470,7 +472,7 @@ func (c *CPU) dnnl() *dnnlState {
 		return s
 	}
 	s := &dnnlState{stream: C.rst_stream(engine()), convs: map[convKey]*C.rst_conv{},
-		bns: map[bnKey]*C.rst_bn{}, pools: map[poolKey]*C.rst_pool{}, ws: map[unsafe.Pointer]*workspace{}}
+		bns: map[bnKey]*C.rst_bn{}, pools: map[poolKey]*C.rst_pool{}, ws: map[uintptr]*workspace{}}
 	if s.stream == nil {
 		panic("nn: oneDNN: cannot create a stream")
 	}
@@ -544,6 +546,8 @@ func (c *CPU) conv(x, w *Tensor, g ConvGeom, bwd bool) (*dnnlState, *C.rst_conv,
 }
 
 func ptr(t *Tensor) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(t.Data)) }
+
+func addr(t *Tensor) uintptr { return uintptr(ptr(t)) }
 
 // run executes p on the handles (its scratchpad appended from sp).
 func (s *dnnlState) run(p *C.rst_prim, what string, sp unsafe.Pointer, h ...unsafe.Pointer) {
