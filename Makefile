@@ -29,7 +29,7 @@ RUNFLAGS = --profile $(PROFILE) --seeds $(SEEDS) --jobs $(JOBS) --device $(DEVIC
 
 build:
 	$(GO) build $(TAGS) -ldflags "-X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o $(RST) ./cmd/rst
-	@$(RST) version | sed -n 2p
+	@$(RST) version | sed -n 2,3p
 
 # The tests CI runs: every package, long checks skipped (-short).
 test:

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("version", "print the version, the BLAS this binary uses and the devices it has", runVersion)
+	register("version", "print the version, the BLAS and CPU kernels this binary uses and the devices it has", runVersion)
 }
 
 func runVersion(args []string) error {
@@ -22,6 +22,7 @@ func runVersion(args []string) error {
 	// never that of the folder it runs in.
 	fmt.Printf("rst commit %s (%s)\n", buildinfo.Commit(), runtime.Version())
 	fmt.Printf("blas: %s\n", nn.BLASName())
+	fmt.Printf("cpu kernels: %s\n", nn.KernelsName())
 	fmt.Printf("devices: %v\n", nn.Devices())
 	return nil
 }

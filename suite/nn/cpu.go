@@ -35,6 +35,10 @@ func (c *CPU) Describe() string {
 	return fmt.Sprintf("cpu: %s, %s, %d threads, %s/%s", kernelsName(), blasName, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 }
 
+// KernelsName says what runs the CPU backend's convolutions, batch-norm
+// and pooling: oneDNN in builds with the dnnl tag, else the Go kernels.
+func KernelsName() string { return kernelsName() }
+
 // BLASName says which GEMM the CPU backend uses.
 func BLASName() string { return blasName }
 
