@@ -30,30 +30,9 @@ func init() {
 // and BN without a ReLU, so the first block of stage 1 widens 16→widths[0]
 // through a 1×1 conv+BN projection.
 func ResNetOfficial(in []int, widths, blocks []int, classes int) (nn.Layer, error) {
-	h, w, c, err := image(in)
-	if err != nil {
-		return nil, err
-	}
-	if len(widths) != len(blocks) || len(blocks) == 0 {
-		return nil, fmt.Errorf("resnet: %d widths for %d stages", len(widths), len(blocks))
-	}
-	if need := 1 << (len(blocks) - 1); h < need || w < need {
-		return nil, fmt.Errorf("input %dx%d: this ResNet halves the image %d times and needs at least %dx%d", h, w, len(blocks)-1, need, need)
-	}
-	layers := []nn.Layer{nn.NewConv2D(c, 16, 3, 1, 1), nn.NewBatchNorm(16)}
-	cin := 16
-	for s, n := range blocks {
-		for b := 0; b < n; b++ {
-			stride := 1
-			if s > 0 && b == 0 {
-				stride = 2
-			}
-			layers = append(layers, BasicBlock(cin, widths[s], stride)...)
-			cin = widths[s]
-		}
-	}
-	layers = append(layers, &nn.GlobalAvgPool{}, nn.NewLinear(cin, classes))
-	return nn.Seq(layers...), nil
+	return resnet(in, widths, blocks, classes, func(c int) ([]nn.Layer, int) {
+		return []nn.Layer{nn.NewConv2D(c, 16, 3, 1, 1), nn.NewBatchNorm(16)}, 16
+	})
 }
 
 // WideResNetOfficial is WRN-depth-k as the SAM repository writes it: the

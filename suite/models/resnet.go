@@ -49,6 +49,14 @@ func resnetDepth(blocks []int) int {
 // shapes; the builder still asks for at least 2^(stages−1) pixels a side so
 // that every stride-2 stage really halves the image.
 func ResNetCIFAR(in []int, widths, blocks []int, classes int) (nn.Layer, error) {
+	return resnet(in, widths, blocks, classes, func(c int) ([]nn.Layer, int) {
+		return ConvBNReLU(c, widths[0], 1), widths[0]
+	})
+}
+
+// resnet builds the stages and the head after the stem that stem returns
+// (its layers and its output channels) for c input channels.
+func resnet(in []int, widths, blocks []int, classes int, stem func(c int) ([]nn.Layer, int)) (nn.Layer, error) {
 	h, w, c, err := image(in)
 	if err != nil {
 		return nil, err
@@ -59,8 +67,7 @@ func ResNetCIFAR(in []int, widths, blocks []int, classes int) (nn.Layer, error) 
 	if need := 1 << (len(blocks) - 1); h < need || w < need {
 		return nil, fmt.Errorf("input %dx%d: this ResNet halves the image %d times and needs at least %dx%d", h, w, len(blocks)-1, need, need)
 	}
-	layers := ConvBNReLU(c, widths[0], 1)
-	cin := widths[0]
+	layers, cin := stem(c)
 	for s, n := range blocks {
 		for b := 0; b < n; b++ {
 			stride := 1
