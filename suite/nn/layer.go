@@ -22,6 +22,9 @@ type Pass struct {
 	// from DropoutDrawn on, and advances it, so no two layers share draws.
 	Dropout      rng.Key
 	DropoutDrawn uint64
+	// Grads, when set, lends the layers their input-gradient buffers for
+	// the backward pass (see GradPool); nil keeps one buffer per layer.
+	Grads *GradPool
 }
 
 // Layer is one differentiable block. Forward keeps what its Backward needs
@@ -117,7 +120,7 @@ func (l *Conv2D) Forward(p *Pass, x *Tensor) *Tensor {
 func (l *Conv2D) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	var dx *Tensor
 	if needDX {
-		dx = l.buf.get(p.B, "dx", l.x.Shape)
+		dx = p.gradBuffer(&l.buf, l.x.Shape)
 	}
 	p.B.Conv2DBackward(l.x, l.W.W, dy, dx, l.W.G, l.geom())
 	return dx
@@ -176,7 +179,7 @@ func (l *Linear) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	if !needDX {
 		return nil
 	}
-	dx := l.buf.get(p.B, "dx", l.x.Shape)
+	dx := p.gradBuffer(&l.buf, l.x.Shape)
 	p.B.MatMul(false, false, 1, dy, l.W.W, 0, dx)
 	return dx
 }
@@ -249,7 +252,7 @@ func (l *BatchNorm) Forward(p *Pass, x *Tensor) *Tensor {
 func (l *BatchNorm) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	var dx *Tensor
 	if needDX {
-		dx = l.buf.get(p.B, "dx", l.x.Shape)
+		dx = p.gradBuffer(&l.buf, l.x.Shape)
 	}
 	p.B.BatchNormBackward(l.x, l.y, dy, dx, l.Gamma.W, l.mean, l.variance, l.Gamma.G, l.Beta.G, l.Eps, l.ReLU)
 	return dx
@@ -290,7 +293,7 @@ func (l *ReLU) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	if !needDX {
 		return nil
 	}
-	dx := l.buf.get(p.B, "dx", dy.Shape)
+	dx := p.gradBuffer(&l.buf, dy.Shape)
 	p.B.ReLUBackward(l.y, dy, dx)
 	return dx
 }
@@ -330,7 +333,7 @@ func (l *Pool) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	if !needDX {
 		return nil
 	}
-	dx := l.buf.get(p.B, "dx", l.x.Shape)
+	dx := p.gradBuffer(&l.buf, l.x.Shape)
 	if l.Max {
 		p.B.MaxPoolBackward(l.x, l.y, dy, dx, l.geom())
 	} else {
@@ -359,7 +362,7 @@ func (l *GlobalAvgPool) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	if !needDX {
 		return nil
 	}
-	dx := l.buf.get(p.B, "dx", l.in)
+	dx := p.gradBuffer(&l.buf, l.in)
 	p.B.GlobalAvgPoolBackward(dy, dx)
 	return dx
 }
@@ -431,7 +434,7 @@ func (l *Dropout) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 		}
 		return nil
 	}
-	dx := l.buf.get(p.B, "dx", dy.Shape)
+	dx := p.gradBuffer(&l.buf, dy.Shape)
 	p.B.Mul(dy, l.mask, dx)
 	return dx
 }
@@ -483,11 +486,19 @@ func (s *Sequential) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 		}
 	}
 	first := s.firstParam - 1
+	in := dy
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		if !needDX && i < first {
+			if dy != in {
+				p.done(dy, nil)
+			}
 			return nil
 		}
-		dy = s.Layers[i].Backward(p, dy, needDX || i > first)
+		dx := s.Layers[i].Backward(p, dy, needDX || i > first)
+		if dy != in { // the caller's gradient is the caller's to hand back
+			p.done(dy, dx)
+		}
+		dy = dx
 	}
 	return dy
 }
@@ -536,8 +547,14 @@ func (r *Residual) Forward(p *Pass, x *Tensor) *Tensor {
 }
 
 func (r *Residual) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
+	in := dy
 	if r.ReLU {
-		masked := r.buf.get(p.B, "dmask", dy.Shape)
+		var masked *Tensor
+		if p.Grads != nil {
+			masked = p.Grads.get(p.B, dy.Shape)
+		} else {
+			masked = r.buf.get(p.B, "dmask", dy.Shape)
+		}
 		p.B.ReLUBackward(r.y, dy, masked)
 		dy = masked
 	}
@@ -546,13 +563,22 @@ func (r *Residual) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 		if r.Shortcut != nil {
 			r.Shortcut.Backward(p, dy, false)
 		}
+		if dy != in {
+			p.done(dy, nil)
+		}
 		return nil
 	}
 	ds := dy
 	if r.Shortcut != nil {
 		ds = r.Shortcut.Backward(p, dy, true)
 	}
-	dx := r.buf.get(p.B, "dx", db.Shape)
+	dx := p.gradBuffer(&r.buf, db.Shape)
 	p.B.Add(db, ds, dx)
+	// Both branches have been read: hand back what this block took.
+	for _, t := range [...]*Tensor{db, ds, dy} {
+		if t != in {
+			p.Grads.put(t)
+		}
+	}
 	return dx
 }

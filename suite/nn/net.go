@@ -86,6 +86,9 @@ func (n *Net) Forward(p *Pass, x *Tensor) *Tensor {
 // Backward fills G with the gradient of the loss whose logit gradient is dy
 // (the input gradient is not computed).
 func (n *Net) Backward(p *Pass, dy *Tensor) {
+	if p.Grads != nil {
+		p.Grads.reset()
+	}
 	n.Root.Backward(p, dy, false)
 }
 

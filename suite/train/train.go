@@ -269,7 +269,7 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 	t.host = make([]float32, t.x.Len())
 	t.labels = make([]int32, cfg.Batch)
 	t.per = make([]float32, cfg.Batch)
-	t.pass = &nn.Pass{B: b, Train: true}
+	t.pass = &nn.Pass{B: b, Train: true, Grads: &nn.GradPool{}}
 
 	return t, nil
 }
