@@ -536,7 +536,12 @@ func (r *Residual) Forward(p *Pass, x *Tensor) *Tensor {
 	if r.Shortcut != nil {
 		s = r.Shortcut.Forward(p, x)
 	}
-	y := r.buf.get(p.B, "y", b.Shape)
+	// The sum goes into the body's output when no backward reads that
+	// output again: one activation less to keep per block.
+	y := b
+	if !outputUnread(r.Body) {
+		y = r.buf.get(p.B, "y", b.Shape)
+	}
 	if r.ReLU {
 		p.B.AddReLU(b, s, y)
 	} else {
@@ -581,4 +586,21 @@ func (r *Residual) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 		}
 	}
 	return dx
+}
+
+// outputUnread says whether l's backward never reads the tensor its
+// forward returned, so that a later layer may overwrite it: true of
+// convolutions, linear layers and batch-norm without its ReLU (whose
+// backward needs the output only for the ReLU's mask), and of a sequence
+// that ends in one.
+func outputUnread(l Layer) bool {
+	switch l := l.(type) {
+	case *Sequential:
+		return len(l.Layers) > 0 && outputUnread(l.Layers[len(l.Layers)-1])
+	case *Conv2D, *Linear:
+		return true
+	case *BatchNorm:
+		return !l.ReLU
+	}
+	return false
 }
