@@ -154,18 +154,23 @@ func download(b nn.Backend, t *nn.Tensor) []float32 {
 // training amplifies rounding: perturbing every GEMM, convolution and
 // batch-norm output of the CPU backend by a relative 4e-6 (noisyCPU in
 // this package's tests) moved, at batch 16, the first pass's gradient by
-// up to 1.5% (ResNet-18) and 3.8% (VGG16-BN) on the worst tensor (0.7% and
-// 2.8% over the whole vector), the gradient after three steps by 11% and
-// 35% over the whole vector, the weights by 1e-4 and the losses by 2e-4.
+// up to 1.5% (ResNet-18) and 3.8% (VGG16-BN; 5.3% in a oneDNN build) on
+// the worst tensor (0.7% and 2.8% over the whole vector), the gradient
+// after three steps by 11% and 35% over the whole vector (55% on the worst
+// tensor), the weights by 1e-4 and the losses by 2e-4.
 // Part of it is cancellation: a batch-norm's β gradient, for one, is a sum
 // of terms that nearly cancel. So the comparison catches gross errors (a
 // wrong kernel, a wrong layout); the kernel checks and the finite
 // differences catch the fine ones.
 const (
 	modelLossTol  = 1e-2
-	modelGrad0Tol = 5e-2
-	modelGradTol  = 0.5
-	modelWTol     = 0.1
+	modelGrad0Tol = 5e-2 // the whole first-pass gradient
+	// One tensor of it: a β gradient is a sum that nearly cancels, and
+	// moved 5.3% under the noise in a oneDNN build.
+	modelGrad0TensorTol = 0.1
+	modelGradTol        = 0.5 // the whole gradient after the steps
+	modelGradTensorTol  = 1.0 // one tensor of it (55% seen on a β, oneDNN build)
+	modelWTol           = 0.1
 )
 
 func compareRuns(t reporter, got, want *trace) {
@@ -185,8 +190,14 @@ func compareRuns(t reporter, got, want *trace) {
 			}
 		}
 	}
-	cmp("gradient of the first pass", modelGrad0Tol, got.g0, want.g0, got.net.Params)
-	cmp("gradient after the steps", modelGradTol, got.g, want.g, got.net.Params)
+	cmp("gradient of the first pass", modelGrad0TensorTol, got.g0, want.g0, got.net.Params)
+	if d, ref := relDiff(got.g0, want.g0); !(d <= modelGrad0Tol*ref) {
+		t.Errorf("gradient of the first pass, all parameters: ‖%s − %s‖ = %.3g, %.3g of ‖%s‖ (tolerance %g)", got.b.Name(), want.b.Name(), d, d/ref, want.b.Name(), modelGrad0Tol)
+	}
+	cmp("gradient after the steps", modelGradTensorTol, got.g, want.g, got.net.Params)
+	if d, ref := relDiff(got.g, want.g); !(d <= modelGradTol*ref) {
+		t.Errorf("gradient after the steps, all parameters: ‖%s − %s‖ = %.3g, %.3g of ‖%s‖ (tolerance %g)", got.b.Name(), want.b.Name(), d, d/ref, want.b.Name(), modelGradTol)
+	}
 	// Weights and statistics as whole buffers: β's and biases start at
 	// zero, so per tensor their relative difference says little.
 	for _, c := range []struct {
