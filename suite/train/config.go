@@ -53,9 +53,9 @@ type Config struct {
 	// OptClip is a second global-norm clip applied after Clip (the
 	// official SGD optimizer's grad_norm_clip); 0 = none.
 	OptClip float64 `json:"opt_clip,omitempty"`
-	// Dropout is "" (a new dropout mask for every pass of a step) or
-	// "per-step" (one mask for all the passes of a step, as the official
-	// code's single PRNG key per step gives).
+	// Dropout is "" (one mask for all the passes of a step, as the official
+	// code's single PRNG key per step gives: SAM's second pass sees the
+	// network the first one did) or "per-pass" (a new mask for every pass).
 	Dropout string `json:"dropout_masks,omitempty"`
 	// Init is "" (the suite's: linear weights and biases uniform in
 	// ±1/√fan_in) or "official" (linear kernels U(−1,1)/√fan_out, biases
@@ -114,7 +114,7 @@ func (c Config) Resolved() (Config, error) {
 	if c.WarmupStyle == "suite" {
 		c.WarmupStyle = ""
 	}
-	if c.Dropout == "per-pass" {
+	if c.Dropout == "per-step" {
 		c.Dropout = ""
 	}
 	if c.Init == "suite" {

@@ -134,9 +134,9 @@ func init() {
 	})
 }
 
-// --dropout-masks per-step gives both passes of a step one mask (the
-// official code's one PRNG key per step); per-pass (the default) draws a
-// new one for each pass.
+// Both passes of a step see one dropout mask by default (the official
+// code's one PRNG key per step; --dropout-masks per-step spells it out);
+// per-pass draws a new one for each pass.
 func TestDropoutMasksPerStep(t *testing.T) {
 	tr, _ := officialSets()
 	for _, mode := range []string{"", "per-pass", "per-step"} {
@@ -149,7 +149,7 @@ func TestDropoutMasksPerStep(t *testing.T) {
 		}
 		s.Load([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
 		diff := s.Step(s.Method(), 3).Loss
-		if same := diff == 0; same != (mode == "per-step") {
+		if same := diff == 0; same != (mode != "per-pass") {
 			t.Errorf("--dropout-masks %q: the two passes' gradients differ by %v", mode, diff)
 		}
 	}
@@ -164,7 +164,7 @@ func TestOfficialOptionsKeepIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	spelt := base
-	spelt.WarmupStyle, spelt.Dropout, spelt.Init = "suite", "per-pass", "suite"
+	spelt.WarmupStyle, spelt.Dropout, spelt.Init = "suite", "per-step", "suite"
 	r1, err := spelt.Resolved()
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestOfficialOptionsKeepIDs(t *testing.T) {
 	for _, f := range []func(*Config){
 		func(c *Config) { c.WarmupStyle = "official" },
 		func(c *Config) { c.OptClip = 2 },
-		func(c *Config) { c.Dropout = "per-step" },
+		func(c *Config) { c.Dropout = "per-pass" },
 		func(c *Config) { c.Init = "official" },
 	} {
 		c := base

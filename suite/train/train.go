@@ -310,7 +310,7 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	p := t.pass
 	p.FreezeStats = o.FreezeStats || t.passNo > 0
 	pass := t.passNo
-	if t.cfg.Dropout == "per-step" {
+	if t.cfg.Dropout != "per-pass" {
 		pass = 0 // one mask for every pass of the step
 	}
 	p.Dropout, p.DropoutDrawn = nn.DropoutKey(t.cfg.Seed, t.step, pass), 0
