@@ -605,27 +605,31 @@ func (b *Backend) AddRowVector(y, v *nn.Tensor) {
 // colChunk is the rows per block of the column reductions.
 const colChunk = 256
 
-// colPartial launches col_partial or bn_grad_partial's grid.
-func (b *Backend) colGrid(rows, cols int) (gx, gy int) {
-	return (cols + 31) / 32, (rows + colChunk - 1) / colChunk
-}
-
-func (b *Backend) SumRows(dy, dv *nn.Tensor, beta float32) {
+// columns runs f, a column reduction over a rows×cols matrix, with the grid
+// of col_partial and bn_grad_partial (gx column blocks, gy row chunks) and
+// a temporary block of perChunk bytes per column and row chunk plus extra
+// bytes per column; nothing runs once the backend has failed.
+func (b *Backend) columns(rows, cols, perChunk, extra int, f func(rows, gx, gy int, part block)) {
 	if !b.enter() {
 		b.leave()
 		return
 	}
 	defer b.leave()
-	cols := dv.Len()
-	rows := dy.Len() / cols
-	gx, gy := b.colGrid(rows, cols)
-	part, ok := b.temp(8 * gy * cols)
+	gx, gy := (cols+31)/32, (rows+colChunk-1)/colChunk
+	part, ok := b.temp(perChunk*gy*cols + extra*cols)
 	if !ok {
 		return
 	}
 	defer b.mem.Put(part)
-	b.launch("col_partial", gx, gy, 32, 8, b.ptr(dy), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
-	b.cols("sum_rows_finish", cols, dptr(part.ptr), gy, cols, b.ptr(dv), beta)
+	f(rows, gx, gy, part)
+}
+
+func (b *Backend) SumRows(dy, dv *nn.Tensor, beta float32) {
+	cols := dv.Len()
+	b.columns(dy.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
+		b.launch("col_partial", gx, gy, 32, 8, b.ptr(dy), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
+		b.cols("sum_rows_finish", cols, dptr(part.ptr), gy, cols, b.ptr(dv), beta)
+	})
 }
 
 func (b *Backend) ReLU(x, y *nn.Tensor) {
@@ -643,25 +647,15 @@ func (b *Backend) ReLUBackward(y, dy, dx *nn.Tensor) {
 }
 
 func (b *Backend) BatchNormTrain(x, y, gamma, beta, mean, variance *nn.Tensor, eps float32, relu bool) {
-	if !b.enter() {
-		b.leave()
-		return
-	}
-	defer b.leave()
 	cols := x.Cols()
-	rows := x.Len() / cols
-	gx, gy := b.colGrid(rows, cols)
-	part, ok := b.temp(8 * gy * cols)
-	if !ok {
-		return
-	}
-	defer b.mem.Put(part)
-	// Two passes, the second centred: E[x²]−E[x]² loses digits in float32.
-	b.launch("col_partial", gx, gy, 32, 8, b.ptr(x), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
-	b.cols("bn_moment_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(mean))
-	b.launch("col_partial", gx, gy, 32, 8, b.ptr(x), rows, cols, colChunk, b.ptr(mean), 1, dptr(part.ptr))
-	b.cols("bn_moment_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(variance))
-	b.bnInfer(x, y, gamma, beta, mean, variance, eps, relu)
+	b.columns(x.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
+		// Two passes, the second centred: E[x²]−E[x]² loses digits in float32.
+		b.launch("col_partial", gx, gy, 32, 8, b.ptr(x), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
+		b.cols("bn_moment_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(mean))
+		b.launch("col_partial", gx, gy, 32, 8, b.ptr(x), rows, cols, colChunk, b.ptr(mean), 1, dptr(part.ptr))
+		b.cols("bn_moment_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(variance))
+		b.bnInfer(x, y, gamma, beta, mean, variance, eps, relu)
+	})
 }
 
 func (b *Backend) BatchNormInfer(x, y, gamma, beta, mean, variance *nn.Tensor, eps float32, relu bool) {
@@ -691,27 +685,17 @@ func flag(v bool) int {
 }
 
 func (b *Backend) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *nn.Tensor, eps float32, relu bool) {
-	if !b.enter() {
-		b.leave()
-		return
-	}
-	defer b.leave()
 	cols := x.Cols()
-	rows := x.Len() / cols
-	gx, gy := b.colGrid(rows, cols)
-	part, ok := b.temp(16*gy*cols + 12*cols)
-	if !ok {
-		return
-	}
-	defer b.mem.Put(part)
-	coef := part.ptr + uintptr(16*gy*cols)
-	gs, k1, k2 := dptr(coef), dptr(coef+uintptr(4*cols)), dptr(coef+uintptr(8*cols))
-	b.launch("bn_grad_partial", gx, gy, 32, 8, b.ptr(x), b.ptr(y), b.ptr(dy), rows, cols, colChunk, flag(relu), dptr(part.ptr))
-	b.cols("bn_grad_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(gamma), b.ptr(mean), b.ptr(variance), eps,
-		b.ptr(dgamma), b.ptr(dbeta), gs, k1, k2)
-	if dx != nil {
-		b.elem("bn_grad_apply", x.Len(), b.ptr(x), b.ptr(y), b.ptr(dy), b.ptr(dx), gs, k1, k2, x.Len(), cols, flag(relu))
-	}
+	b.columns(x.Len()/cols, cols, 16, 12, func(rows, gx, gy int, part block) {
+		coef := part.ptr + uintptr(16*gy*cols)
+		gs, k1, k2 := dptr(coef), dptr(coef+uintptr(4*cols)), dptr(coef+uintptr(8*cols))
+		b.launch("bn_grad_partial", gx, gy, 32, 8, b.ptr(x), b.ptr(y), b.ptr(dy), rows, cols, colChunk, flag(relu), dptr(part.ptr))
+		b.cols("bn_grad_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(gamma), b.ptr(mean), b.ptr(variance), eps,
+			b.ptr(dgamma), b.ptr(dbeta), gs, k1, k2)
+		if dx != nil {
+			b.elem("bn_grad_apply", x.Len(), b.ptr(x), b.ptr(y), b.ptr(dy), b.ptr(dx), gs, k1, k2, x.Len(), cols, flag(relu))
+		}
+	})
 }
 
 func poolDims(x *nn.Tensor, g nn.ConvGeom) (n, h, w, c, oh, ow int) {
