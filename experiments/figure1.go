@@ -51,7 +51,7 @@ func init() {
 				}
 			}
 			f.Caption = r.Caption() + " Error bars and bands: std over the seeds done so far (the manifest lists them; equal errors give no bar)." +
-				" (B) realised Δη: the extra forward-backward passes the runs made, mean over every RST run of that p; the other points compare training times of runs made at different moments, which on a machine shared with other work measure the load as much as the method (rst bench --compare measures the cost side by side)."
+				" (B) realised Δη: the extra forward-backward passes the runs made, mean over every RST run of that p; training-time points are drawn only where every run compared comes from one build and thread count, and even then compare runs made at different moments, which on a shared machine measure the load as much as the method (rst bench --compare measures the cost side by side)."
 			return Output{Figures: []*report.Figure{f}}, nil
 		},
 	})
@@ -67,6 +67,7 @@ func costSeries(r *Results, model, data string, cells []Cell) (report.Series, bo
 	if math.IsNaN(sgd) || math.IsNaN(sam) || sam <= sgd {
 		return s, false
 	}
+	base := []Stat{r.Stat(Cell{Model: model, Data: data, Method: SGD}), r.Stat(Cell{Model: model, Data: data, Method: SAM})}
 	for _, c := range cells {
 		if c.Model != model || c.Data != data || c.Series == "" {
 			continue
@@ -74,8 +75,8 @@ func costSeries(r *Results, model, data string, cells []Cell) (report.Series, bo
 		st := r.Stat(c)
 		t := st.Mean(tm)
 		x := st.Mean(func(rec *train.Record) float64 { return rec.DeltaEtaExpected })
-		if math.IsNaN(t) || math.IsNaN(x) {
-			continue
+		if math.IsNaN(t) || math.IsNaN(x) || !sameBuild(append(base, st)...) {
+			continue // times of different builds do not compare
 		}
 		s.X = append(s.X, x)
 		s.Y = append(s.Y, (t-sgd)/(sam-sgd))

@@ -59,7 +59,7 @@ func methodTable(r *Results, name, title string, cells []Cell, paper map[string]
 		}
 	}
 	t.Caption = r.Caption() + " Error: mean ± std of the final test error over seeds (n finished, undiverged runs). " +
-		"Δη: realised extra forward-backward pairs per step. Extra time: (time − SGD's) / (SAM's − SGD's), training time only, from runs that may have shared the machine with other work (rst bench --compare measures cost side by side). " +
+		"Δη: realised extra forward-backward pairs per step. Extra time: (time − SGD's) / (SAM's − SGD's), training time only, from runs that may have shared the machine with other work (rst bench --compare measures cost side by side); \"mixed builds\" where the runs compared were trained by different kernels or thread counts. " +
 		"vs SGD / vs SAM: mean paired difference of the error over the same seeds (same data order and initialisation), with its 95% Student-t interval; negative is better."
 	t.Notes = append(notes, badNotes(r)...)
 	return t
@@ -92,7 +92,32 @@ func extraTime(st, sgd, sam Stat) string {
 	if math.IsNaN(a) || math.IsNaN(b) || math.IsNaN(c) || c <= b {
 		return "–"
 	}
+	if !sameBuild(st, sgd, sam) {
+		return mixedBuilds
+	}
 	return fmt.Sprintf("%.2f", (a-b)/(c-b))
+}
+
+// mixedBuilds stands for a time ratio whose runs were trained by different
+// kernels or thread counts (an OpenBLAS run against a oneDNN one), whose
+// times say nothing about the methods.
+const mixedBuilds = "mixed builds"
+
+// sameBuild says whether every finished run of the stats was trained by
+// one backend build with one thread count (Provenance.Backend names both).
+func sameBuild(stats ...Stat) bool {
+	first := ""
+	for _, st := range stats {
+		for _, r := range st.Records {
+			switch {
+			case first == "":
+				first = r.Provenance.Backend
+			case r.Provenance.Backend != first:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func diffText(st, base Stat, self bool) string {
