@@ -27,7 +27,7 @@ func runBench(args []string) error {
 	// bench trains nothing: --steps, shared with train, would otherwise
 	// be a second run length; it is the same number as --bench-steps.
 	fs.Lookup("steps").Usage = "the same as --bench-steps"
-	fs.Lookup("data").Usage = "the input shape to time (inputs are synthetic, no data is read): mnist, fashion-mnist, cifar10, cifar100"
+	fs.Lookup("data").Usage = "the input shape to time (inputs are synthetic, no data is read): mnist, fashion-mnist, cifar10, cifar100, imagenet"
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
 	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")

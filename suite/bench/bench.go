@@ -37,7 +37,19 @@ type Result struct {
 
 // Shapes are the input shapes (H, W, C) of the datasets, so a benchmark
 // needs no data on disk.
-var Shapes = map[string][3]int{"mnist": {28, 28, 1}, "fashion-mnist": {28, 28, 1}, "cifar10": {32, 32, 3}, "cifar100": {32, 32, 3}}
+var Shapes = map[string][3]int{"mnist": {28, 28, 1}, "fashion-mnist": {28, 28, 1}, "cifar10": {32, 32, 3}, "cifar100": {32, 32, 3},
+	"imagenet": {224, 224, 3}}
+
+// classes is the number of classes of a dataset bench knows the shape of.
+func classes(name string) int {
+	switch name {
+	case "cifar100":
+		return 100
+	case "imagenet":
+		return 1000
+	}
+	return 10
+}
 
 // warm is the number of untimed steps before the timed ones: they plan
 // the buffers and fault in the memory.
@@ -61,7 +73,9 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Load(firstBatch(cfg.Batch))
+	if err := s.Load(firstBatch(cfg.Batch)); err != nil {
+		return nil, err
+	}
 	fwd, bwd := s.Net().FLOPs(cfg.Batch)
 	r := &Result{Model: cfg.Model, Method: cfg.Method.Name, Schedule: cfg.Method.Schedule,
 		Input: []int{set.H, set.W, set.C}, Batch: cfg.Batch, Steps: steps, Params: s.Net().NumParams(),
@@ -114,14 +128,10 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 func syntheticSet(cfg *train.Config) (*data.Set, error) {
 	shape, ok := Shapes[cfg.Data]
 	if !ok {
-		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, fashion-mnist, cifar10 and cifar100", cfg.Data)
-	}
-	classes := 10
-	if cfg.Data == "cifar100" {
-		classes = 100
+		return nil, fmt.Errorf("--data %q: bench knows the shapes of mnist, fashion-mnist, cifar10, cifar100 and imagenet (224×224×3, 1000 classes)", cfg.Data)
 	}
 	cfg.Subset, cfg.Augment = 0, "none"
-	return data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes, nil, nil), nil
+	return data.Synthetic(cfg.Data, 2*cfg.Batch, shape[0], shape[1], shape[2], classes(cfg.Data), nil, nil), nil
 }
 
 // firstBatch is the positions 0..batch-1: benchmarks step one fixed batch.

@@ -60,7 +60,9 @@ func Compare(cfg train.Config, specs []optim.Spec, labels []string, steps, round
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", labels[0], err)
 	}
-	s.Load(firstBatch(cfg.Batch))
+	if err := s.Load(firstBatch(cfg.Batch)); err != nil {
+		return nil, err
+	}
 	var es []*entry
 	for i, spec := range specs {
 		m := s.Method()

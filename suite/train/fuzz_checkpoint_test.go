@@ -135,7 +135,7 @@ func restoreFrom(t *testing.T, dir string, file []byte) {
 	if c == nil {
 		t.Fatalf("restore of an existing file returned no checkpoint and no error")
 	}
-	perEpoch := tn.set.Len() / cfg.Batch
+	perEpoch := tn.src.Len() / cfg.Batch
 	switch {
 	case c.ID != cfg.ID():
 		t.Fatalf("accepted a checkpoint of run %q for run %s", c.ID, cfg.ID())

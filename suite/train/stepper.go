@@ -35,7 +35,7 @@ func NewStepper(cfg Config, set *data.Set, total, stepsPerEpoch int) (*Stepper, 
 
 // Load makes the samples idx of the set (epoch 0's augmentation) the batch
 // of the following passes and steps.
-func (s *Stepper) Load(idx []int) { s.t.load(idx, 0) }
+func (s *Stepper) Load(idx []int) error { return s.t.load(idx, 0) }
 
 // Net is the model being stepped.
 func (s *Stepper) Net() *nn.Net { return s.t.net }

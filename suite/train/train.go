@@ -43,8 +43,7 @@ type trainer struct {
 	method  optim.Method
 	base    optim.Base
 	lr      optim.LR
-	aug     data.Augment
-	set     *data.Set
+	src     source // the training split, with its augmentation
 	x       *nn.Tensor // the batch, on the backend
 	host    []float32  // the batch, on the host
 	labels  []int32
@@ -79,6 +78,34 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	aug, ok := Augmentations[cfg.Augment]
+	if !ok {
+		return nil, nil, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
+	}
+	if err := aug.Validate(trainSet); err != nil {
+		return nil, nil, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
+	}
+	if cfg.Subset > 0 {
+		var err error
+		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
+			return nil, nil, fmt.Errorf("--subset: %w", err)
+		}
+	}
+	if cfg.TestSubset > 0 {
+		var err error
+		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
+			return nil, nil, fmt.Errorf("--test-subset: %w", err)
+		}
+	}
+	return runSources(ctx, cfg, setSource{trainSet, aug}, setSource{set: testSet}, progress)
+}
+
+// runSources trains on splits that are already subset and augmented as the
+// config says.
+func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progress Progress) (*Record, *trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
 	cfg, err := cfg.Resolved()
 	if err != nil {
 		return nil, nil, err
@@ -98,21 +125,16 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 		}
 		defer lock.Unlock()
 	}
-	t, err := newTrainer(cfg, trainSet)
+	t, err := newTrainerOn(cfg, trainSrc)
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.TestSubset > 0 {
-		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
-			return nil, nil, fmt.Errorf("--test-subset: %w", err)
-		}
-	}
-	trainSet, b, net, method := t.set, t.b, t.net, t.method
+	b, net, method := t.b, t.net, t.method
 	perEpoch, total, epochs := t.length()
 
 	start := time.Now()
 	rec := &Record{ID: cfg.ID(), Config: cfg, Provenance: provenance(b.Describe(), cfg.Device, start)}
-	rec.Provenance.Data = append(slices.Clone(trainSet.Files), testSet.Files...)
+	rec.Provenance.Data = append(slices.Clone(trainSrc.Files()), testSrc.Files()...)
 	draws := make([]bool, 0, total)
 	var trainTime time.Duration
 	var pairs, expected float64
@@ -139,7 +161,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 		}
 	}
 	for e := first; e < epochs && rec.Diverged == nil; e++ {
-		order := data.Order(trainSet.Len(), cfg.Seed, e)
+		order := data.Order(trainSrc.Len(), cfg.Seed, e)
 		epochStart := time.Now()
 		var lossSum float64
 		var n int
@@ -147,7 +169,9 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
-			t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e)
+			if err := t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e); err != nil {
+				return nil, nil, err
+			}
 			res := t.methodStep(sc, total)
 			if err := t.b.Err(); err != nil { // once per step: a failed kernel must not become a result
 				return nil, nil, fmt.Errorf("device %s failed at step %d: %w", t.cfg.Device, t.step, err)
@@ -170,7 +194,10 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 		if rec.Diverged != nil {
 			break
 		}
-		testLoss, testErr := Evaluate(net, testSet, cfg.Batch)
+		testLoss, testErr, err := evaluate(net, testSrc, cfg.Batch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evaluating after epoch %d: %w", e+1, err)
+		}
 		ep := Epoch{Epoch: e + 1, TrainLoss: Metric(lossSum / float64(n)), TestLoss: Metric(testLoss), TestError: Metric(testErr),
 			Seconds: trainTime.Seconds(), Pairs: pairs}
 		rec.Epochs = append(rec.Epochs, ep)
@@ -206,7 +233,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 // length is the run's steps per epoch, total steps and epochs: the last
 // short batch of an epoch is dropped, and a run of --steps ends mid-epoch.
 func (t *trainer) length() (perEpoch, total, epochs int) {
-	perEpoch = t.set.Len() / t.cfg.Batch
+	perEpoch = t.src.Len() / t.cfg.Batch
 	total = t.cfg.Epochs * perEpoch
 	if t.cfg.Steps > 0 {
 		total = t.cfg.Steps
@@ -230,19 +257,24 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 			return nil, fmt.Errorf("--subset: %w", err)
 		}
 	}
+	return newTrainerOn(cfg, setSource{trainSet, aug})
+}
+
+// newTrainerOn is newTrainer on a split already subset and augmented.
+func newTrainerOn(cfg Config, src source) (*trainer, error) {
 	// The last short batch of an epoch is dropped, as in the official code;
 	// every step then has the same batch size.
-	perEpoch := trainSet.Len() / cfg.Batch
+	perEpoch := src.Len() / cfg.Batch
 	if perEpoch == 0 {
-		return nil, fmt.Errorf("--batch %d is larger than the %d training samples: lower --batch or raise --subset", cfg.Batch, trainSet.Len())
+		return nil, fmt.Errorf("--batch %d is larger than the %d training samples: lower --batch or raise --subset", cfg.Batch, src.Len())
 	}
 
 	b, err := nn.Open(cfg.Device)
 	if err != nil {
 		return nil, fmt.Errorf("--device: %w", err)
 	}
-	in := []int{trainSet.H, trainSet.W, trainSet.C}
-	net, err := models.New(b, cfg.Model, in, trainSet.Classes, cfg.Seed)
+	in := src.Shape()
+	net, err := models.New(b, cfg.Model, in, src.Classes(), cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +289,7 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--lr-schedule: %w", err)
 	}
-	t := &trainer{cfg: cfg, b: b, net: net, method: method, lr: lr, aug: aug, set: trainSet,
+	t := &trainer{cfg: cfg, b: b, net: net, method: method, lr: lr, src: src,
 		dlogits: map[int]*nn.Tensor{}, subX: map[int]*nn.Tensor{}}
 	switch cfg.Optimizer {
 	case "sgd":
@@ -265,7 +297,7 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 	case "adamw":
 		t.base = optim.NewAdamW(net, 0.9, 0.999, 1e-8, float32(cfg.WeightDecay))
 	}
-	t.x = b.New(cfg.Batch, trainSet.H, trainSet.W, trainSet.C)
+	t.x = b.New(append([]int{cfg.Batch}, in...)...)
 	t.host = make([]float32, t.x.Len())
 	t.labels = make([]int32, cfg.Batch)
 	t.per = make([]float32, cfg.Batch)
@@ -275,9 +307,12 @@ func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
 }
 
 // load fills the step's batch with the samples idx of epoch e.
-func (t *trainer) load(idx []int, e int) {
-	t.set.FillBatch(t.host, t.labels, idx, t.aug, t.cfg.Seed, e)
+func (t *trainer) load(idx []int, e int) error {
+	if err := t.src.Fill(t.host, t.labels, idx, t.cfg.Seed, e); err != nil {
+		return fmt.Errorf("loading the batch of step %d: %w", t.step, err)
+	}
 	t.b.Upload(t.x, t.host)
+	return nil
 }
 
 // methodStep runs one iteration on the loaded batch: the method's passes,
@@ -358,26 +393,36 @@ func (t *trainer) gather(idx []int) (*nn.Tensor, []int32) {
 // in inference mode (running batch-norm statistics, no dropout), in batches
 // of at most batch samples.
 func Evaluate(net *nn.Net, set *data.Set, batch int) (loss, errPct float64) {
+	loss, errPct, _ = evaluate(net, setSource{set: set}, batch) // a set never fails to fill
+	return loss, errPct
+}
+
+// evaluate is Evaluate on any split without augmentation.
+func evaluate(net *nn.Net, src source, batch int) (loss, errPct float64, err error) {
 	b := net.B
 	p := &nn.Pass{B: b}
-	host := make([]float32, batch*set.ImageSize())
+	shape := src.Shape()
+	size := shape[0] * shape[1] * shape[2]
+	host := make([]float32, batch*size)
 	labels := make([]int32, batch)
 	pred := make([]int32, batch)
 	idx := make([]int, batch)
 	inputs := map[int]*nn.Tensor{} // at most two sizes: full and last batch
 	var wrong int
-	for lo := 0; lo < set.Len(); lo += batch {
-		n := min(batch, set.Len()-lo)
+	for lo := 0; lo < src.Len(); lo += batch {
+		n := min(batch, src.Len()-lo)
 		for i := range n {
 			idx[i] = lo + i
 		}
-		set.FillBatch(host[:n*set.ImageSize()], labels[:n], idx[:n], data.Augment{}, 0, 0)
+		if err := src.Fill(host[:n*size], labels[:n], idx[:n], 0, 0); err != nil {
+			return 0, 0, err
+		}
 		x, ok := inputs[n]
 		if !ok {
-			x = b.New(n, set.H, set.W, set.C)
+			x = b.New(append([]int{n}, shape...)...)
 			inputs[n] = x
 		}
-		b.Upload(x, host[:n*set.ImageSize()])
+		b.Upload(x, host[:n*size])
 		logits := net.Forward(p, x)
 		loss += b.SoftmaxCrossEntropy(logits, labels[:n], 0, nil, nil) * float64(n)
 		b.Argmax(logits, pred[:n])
@@ -387,5 +432,5 @@ func Evaluate(net *nn.Net, set *data.Set, batch int) (loss, errPct float64) {
 			}
 		}
 	}
-	return loss / float64(set.Len()), 100 * float64(wrong) / float64(set.Len())
+	return loss / float64(src.Len()), 100 * float64(wrong) / float64(src.Len()), nil
 }
