@@ -43,7 +43,7 @@ type trainer struct {
 	method  optim.Method
 	base    optim.Base
 	lr      optim.LR
-	src     source // the training split, with its augmentation
+	src     source     // the training split, with its augmentation
 	x       *nn.Tensor // the batch, on the backend
 	host    []float32  // the batch, on the host
 	labels  []int32
