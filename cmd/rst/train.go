@@ -89,6 +89,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "decoupled weight decay")
 	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip the gradient at this global norm (0 = off)")
 	fs.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "label smoothing")
+	fs.Float64Var(&cfg.Mixup, "mixup", cfg.Mixup, "mixup α: mix each batch with itself reversed, λ ~ Beta(α, α) per step (0 = off)")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
 	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")
 	fs.StringVar(&cfg.Method.Schedule, "schedule", cfg.Method.Schedule, optim.ScheduleHelp())

@@ -53,9 +53,15 @@ type trainer struct {
 	subX    map[int]*nn.Tensor
 	subHost []float32
 	subLab  []int32
-	pass    *nn.Pass
-	step    int
-	passNo  int
+	// Mixup's state for the loaded batch (see mixBatch).
+	mixLambda float32
+	mixLabels []int32
+	subMix    []int32
+	mixD      map[int]*nn.Tensor
+	mixPer    []float32
+	pass      *nn.Pass
+	step      int
+	passNo    int
 }
 
 // RunOn trains on the given splits (the config's Data names them).
@@ -311,6 +317,9 @@ func (t *trainer) load(idx []int, e int) error {
 	if err := t.src.Fill(t.host, t.labels, idx, t.cfg.Seed, e); err != nil {
 		return fmt.Errorf("loading the batch of step %d: %w", t.step, err)
 	}
+	if t.cfg.Mixup > 0 {
+		t.mixBatch(len(idx))
+	}
 	t.b.Upload(t.x, t.host)
 	return nil
 }
@@ -338,8 +347,12 @@ func (t *trainer) methodStep(sc *optim.StepContext, total int) optim.StepResult 
 // step's batch (or a subset of it), leaving ∇L plus the L2 term in G.
 func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	x, labels := t.x, t.labels
+	var mixed []int32 // the mixup partners' labels
+	if t.cfg.Mixup > 0 {
+		mixed = t.mixLabels
+	}
 	if o.Subset != nil {
-		x, labels = t.gather(o.Subset)
+		x, labels, mixed = t.gather(o.Subset)
 	}
 	n := len(labels)
 	p := t.pass
@@ -358,6 +371,9 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	}
 	per := t.per[:n]
 	loss := t.b.SoftmaxCrossEntropy(logits, labels, float32(t.cfg.Smoothing), d, per)
+	if mixed != nil {
+		loss = t.mixLoss(logits, mixed, loss, d, per)
+	}
 	if o.ForwardOnly { // ESAM's ranking pass: losses only, G untouched
 		return optim.PassResult{Loss: loss, PerSample: per, Samples: n}
 	}
@@ -368,8 +384,34 @@ func (t *trainer) runPass(o optim.PassOptions) optim.PassResult {
 	return optim.PassResult{Loss: loss, PerSample: per, Samples: n}
 }
 
-// gather copies the chosen samples of the batch into a smaller batch.
-func (t *trainer) gather(idx []int) (*nn.Tensor, []int32) {
+// mixLoss turns the loss, gradient and per-sample losses of the labels
+// into mixup's λ·CE(y) + (1−λ)·CE(y_partner) and returns the mixed loss.
+func (t *trainer) mixLoss(logits *nn.Tensor, partner []int32, loss float64, d *nn.Tensor, per []float32) float64 {
+	n := len(partner)
+	if t.mixD == nil {
+		t.mixD = map[int]*nn.Tensor{}
+	}
+	d2, ok := t.mixD[n]
+	if !ok {
+		d2 = t.b.New(n, logits.Cols())
+		t.mixD[n] = d2
+	}
+	if cap(t.mixPer) < n {
+		t.mixPer = make([]float32, n)
+	}
+	per2 := t.mixPer[:n]
+	loss2 := t.b.SoftmaxCrossEntropy(logits, partner, float32(t.cfg.Smoothing), d2, per2)
+	lam := t.mixLambda
+	t.b.Lerp(d, d2, 1-lam) // d = λ·d + (1−λ)·d2
+	for i := range per {
+		per[i] = lam*per[i] + (1-lam)*per2[i]
+	}
+	return float64(lam)*loss + float64(1-lam)*loss2
+}
+
+// gather copies the chosen samples of the batch into a smaller batch, with
+// their labels and, under mixup, their partners' labels.
+func (t *trainer) gather(idx []int) (*nn.Tensor, []int32, []int32) {
 	k := len(idx)
 	x, ok := t.subX[k]
 	if !ok {
@@ -380,13 +422,20 @@ func (t *trainer) gather(idx []int) (*nn.Tensor, []int32) {
 	if cap(t.subHost) < k*img {
 		t.subHost = make([]float32, len(t.host))
 		t.subLab = make([]int32, len(t.labels))
+		t.subMix = make([]int32, len(t.labels))
 	}
 	for j, i := range idx {
 		copy(t.subHost[j*img:(j+1)*img], t.host[i*img:(i+1)*img])
 		t.subLab[j] = t.labels[i]
+		if t.cfg.Mixup > 0 {
+			t.subMix[j] = t.mixLabels[i]
+		}
 	}
 	t.b.Upload(x, t.subHost[:k*img])
-	return x, t.subLab[:k]
+	if t.cfg.Mixup > 0 {
+		return x, t.subLab[:k], t.subMix[:k]
+	}
+	return x, t.subLab[:k], nil
 }
 
 // Evaluate returns the mean loss and the error (percent) of net on set,
