@@ -82,6 +82,47 @@ type Backend interface {
 	// Argmax writes each row's index of its largest value.
 	Argmax(logits *Tensor, out []int32)
 
+	// Transformer kernels. A row is the last dimension, as in MatMul.
+	//
+	// LayerNorm normalises each row of x (R rows of C) on its own:
+	// mean[r] = Σ_j x[r,j]/C, rstd[r] = 1/√(Σ_j (x[r,j]−mean[r])²/C + eps)
+	// (the biased variance, as PyTorch and timm), and
+	// y[r,j] = (x[r,j]−mean[r])·rstd[r]·gamma[j] + beta[j]; mean and rstd
+	// ([R]) are written for the backward pass.
+	LayerNorm(x, y, gamma, beta, mean, rstd *Tensor, eps float32)
+	// LayerNormBackward, with x̂ = (x−mean)·rstd and g = dy⊙gamma, writes
+	// dgamma[j] = Σ_r dy[r,j]·x̂[r,j] and dbeta[j] = Σ_r dy[r,j]
+	// (overwritten, as every parameter gradient) and, unless dx is nil,
+	// dx[r,j] = rstd[r]·(g[r,j] − Σ_k g[r,k]/C − x̂[r,j]·Σ_k g[r,k]·x̂[r,k]/C).
+	LayerNormBackward(x, dy, dx, gamma, mean, rstd, dgamma, dbeta *Tensor)
+	// GELU is y = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact form (PyTorch's
+	// nn.GELU default); GELUBackward is dx = dy·(Φ(x) + x·φ(x)) with
+	// φ(x) = e^(−x²/2)/√(2π).
+	GELU(x, y *Tensor)
+	GELUBackward(x, dy, dx *Tensor)
+	// BatchedMatMul is MatMul on each of the B matrices of 3-D tensors
+	// [B, rows, cols]: c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i].
+	BatchedMatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor)
+	// SoftmaxRows is y[r,:] = softmax(x[r,:]) = e^(x[r,j]−max_k x[r,k]) /
+	// Σ_k e^(x[r,k]−max); SoftmaxRowsBackward takes the softmax output y
+	// and writes dx[r,j] = y[r,j]·(dy[r,j] − Σ_k y[r,k]·dy[r,k]). Both may
+	// run in place (y = x; dx = dy).
+	SoftmaxRows(x, y *Tensor)
+	SoftmaxRowsBackward(y, dy, dx *Tensor)
+	// SplitHeads permutes the tokens x [N, T, P·H·D] (P parts, such as
+	// query, key and value, each of H heads of D features) into y
+	// [P, N·H, T, D]: y[p, n·H+h, t, d] = x[n, t, (p·H+h)·D + d]. N and T
+	// are x's first two dimensions; y may have any shape of as many
+	// elements. MergeHeads is its inverse, which is also its adjoint:
+	// x[n, t, (p·H+h)·D + d] = y[p, n·H+h, t, d], with x 3-D.
+	SplitHeads(x, y *Tensor, parts, heads int)
+	MergeHeads(y, x *Tensor, parts, heads int)
+	// StridedCopy copies rows of cols elements between flat positions:
+	// dst[dOff + r·dStride + j] = src[sOff + r·sStride + j] for r < rows,
+	// j < cols; sStride 0 repeats one source row. The rest of dst is left
+	// as it is. (A class token is prepended, or taken out, with it.)
+	StridedCopy(dst *Tensor, dOff, dStride int, src *Tensor, sOff, sStride, rows, cols int)
+
 	// Fused optimizer updates on flat buffers; see package optim for the formulas.
 	SGDMomentum(w, g, v *Tensor, lr, momentum float32, nesterov bool)
 	AdamW(w, g, m, v *Tensor, lr, beta1, beta2, eps, decay, bc1, bc2 float32)

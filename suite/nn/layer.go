@@ -147,12 +147,18 @@ func (l *Conv2D) FLOPs(in []int, needDX bool) (fwd, bwd int64) {
 	return fwd, bwd
 }
 
-// Linear is y = x·Wᵀ + b on [N, In] input.
+// Linear is y = x·Wᵀ + b on [N, In] input, or on the last dimension of
+// [N, T, In] tokens (y is then [N, T, Out]).
 type Linear struct {
 	In, Out int
 	W, B    *Param
-	x       *Tensor
-	buf     buffers
+	// Std, when positive, makes Init draw the weights from a normal of
+	// this standard deviation truncated to [−2, 2] and zero the bias, as
+	// timm's ViT initialises its linear layers (trunc_normal_(std=.02),
+	// whose bounds are absolute); 0 keeps the suite's default below.
+	Std float64
+	x   *Tensor
+	buf buffers
 }
 
 // NewLinear returns a fully connected layer with bias.
@@ -162,11 +168,17 @@ func NewLinear(in, out int) *Linear {
 		B: &Param{Name: "linear.b", Shape: []int{out}, Kind: Bias}}
 }
 
-func (l *Linear) Params() []*Param        { return []*Param{l.W, l.B} }
-func (l *Linear) OutShape(in []int) []int { return []int{in[0], l.Out} }
+func (l *Linear) Params() []*Param { return []*Param{l.W, l.B} }
+
+func (l *Linear) OutShape(in []int) []int {
+	if len(in) == 2 {
+		return []int{in[0], l.Out}
+	}
+	return append(append([]int(nil), in[:len(in)-1]...), l.Out)
+}
 
 func (l *Linear) Forward(p *Pass, x *Tensor) *Tensor {
-	y := l.buf.get(p.B, "y", []int{x.Shape[0], l.Out})
+	y := l.buf.get(p.B, "y", l.OutShape(x.Shape))
 	p.B.MatMul(false, true, 1, x, l.W.W, 0, y)
 	p.B.AddRowVector(y, l.B.W)
 	l.x = x
@@ -184,8 +196,14 @@ func (l *Linear) Backward(p *Pass, dy *Tensor, needDX bool) *Tensor {
 	return dx
 }
 
-// Init draws weights and bias uniformly in ±1/√In (docs/PAPER.md §3, classifier).
+// Init draws weights and bias uniformly in ±1/√In (docs/PAPER.md §3,
+// classifier), or as Std says when it is set.
 func (l *Linear) Init(b Backend, r *rand.Rand) {
+	if l.Std > 0 {
+		b.Upload(l.W.W, truncNormal(r, l.W.W.Len(), l.Std, 2))
+		b.Fill(l.B.W, 0)
+		return
+	}
 	bound := 1 / math.Sqrt(float64(l.In))
 	for _, t := range []*Tensor{l.W.W, l.B.W} {
 		v := make([]float32, t.Len())
@@ -197,7 +215,7 @@ func (l *Linear) Init(b Backend, r *rand.Rand) {
 }
 
 func (l *Linear) FLOPs(in []int, needDX bool) (fwd, bwd int64) {
-	fwd = 2 * int64(in[0]) * int64(l.In*l.Out)
+	fwd = 2 * int64(numel(in[:len(in)-1])) * int64(l.In*l.Out)
 	bwd = fwd
 	if needDX {
 		bwd += fwd

@@ -19,6 +19,7 @@ func KernelsWith(t *testing.T, b nn.Backend, o Options) {
 	t.Run("Conv2D", func(t *testing.T) { convKernels(t, b, o) })
 	t.Run("BatchNorm", func(t *testing.T) { batchNormKernels(t, b, o) })
 	t.Run("Pool", func(t *testing.T) { poolKernels(t, b, o) })
+	t.Run("Transformer", func(t *testing.T) { transformerKernels(t, b, o) })
 	t.Run("SoftmaxCrossEntropy", func(t *testing.T) { lossKernels(t, b, o) })
 	t.Run("Argmax", func(t *testing.T) { argmaxKernel(t, b, o) })
 	t.Run("Masks", func(t *testing.T) { maskKernels(t, b, o) })

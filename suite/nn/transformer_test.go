@@ -1,0 +1,307 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// erf32 and expNeg, the CPU backend's float32 erf and exp, against the
+// float64 functions: a few units in the last place of float32.
+func TestFloat32ErfAndExp(t *testing.T) {
+	var worstErf, worstExp float64
+	for i := 0; i <= 200000; i++ {
+		x := -6 + 12*float64(i)/200000
+		got, want := float64(erf32(float32(x))), math.Erf(float64(float32(x)))
+		// Absolute error against 1 (erf is added to 1 in GELU) and
+		// relative where erf is small.
+		worstErf = max(worstErf, math.Abs(got-want)/max(math.Abs(want), 1e-3))
+		y := -90 * float64(i) / 200000
+		gotE, wantE := float64(expNeg(float32(y))), math.Exp(float64(float32(y)))
+		if wantE >= 0x1p-126 {
+			worstExp = max(worstExp, math.Abs(gotE-wantE)/wantE)
+		} else if gotE > 0x1p-126 {
+			t.Fatalf("expNeg(%v) = %v, want about %v", y, gotE, wantE)
+		}
+	}
+	if worstErf > 12*0x1p-24 {
+		t.Errorf("erf32: worst relative error %.3g, %.1f float32 ulps", worstErf, worstErf/0x1p-24)
+	}
+	if worstExp > 4*0x1p-24 {
+		t.Errorf("expNeg: worst relative error %.3g, %.1f float32 ulps", worstExp, worstExp/0x1p-24)
+	}
+	if v := expNeg(0); v != 1 {
+		t.Errorf("expNeg(0) = %v", v)
+	}
+	if v := expNeg(float32(math.Inf(-1))); v != 0 {
+		t.Errorf("expNeg(−Inf) = %v", v)
+	}
+	if v := expNeg(float32(math.NaN())); v == v {
+		t.Errorf("expNeg(NaN) = %v", v)
+	}
+	t.Logf("erf32 %.2f ulps, expNeg %.2f ulps", worstErf/0x1p-24, worstExp/0x1p-24)
+}
+
+func TestTransformerLayerGradients(t *testing.T) {
+	b := NewCPU()
+	cases := []struct {
+		name  string
+		layer func() Layer
+		in    []int
+	}{
+		{"layernorm-tokens", func() Layer { return NewLayerNorm(5) }, []int{2, 3, 5}},
+		{"layernorm-2d", func() Layer { return NewLayerNorm(7) }, []int{4, 7}},
+		{"gelu", func() Layer { return &GELU{} }, []int{3, 4, 5}},
+		{"token-linear", func() Layer { return NewTokenLinear(5, 4) }, []int{2, 3, 5}},
+		{"attention-1head", func() Layer { return NewMultiHeadSelfAttention(4, 1) }, []int{2, 3, 4}},
+		{"attention-3heads", func() Layer { return NewMultiHeadSelfAttention(6, 3) }, []int{2, 5, 6}},
+		{"attention-dropout", func() Layer {
+			l := NewMultiHeadSelfAttention(4, 2)
+			l.Drop.P = 0.3
+			return l
+		}, []int{3, 4, 4}},
+		{"patch-embed", func() Layer { return NewPatchEmbed(2, 3, 2) }, []int{2, 4, 6, 2}},
+		{"patch-embed-remainder", func() Layer { return NewPatchEmbed(1, 2, 3) }, []int{1, 7, 6, 1}},
+		{"class-token", func() Layer { return NewClassToken(3, 4) }, []int{2, 3, 4}},
+		{"select-class-token", func() Layer { return &SelectClassToken{} }, []int{3, 4, 5}},
+		{"block", func() Layer { return NewTransformerBlock(4, 2, 6, 0) }, []int{2, 3, 4}},
+		{"block-dropout", func() Layer { return NewTransformerBlock(4, 2, 6, 0.2) }, []int{2, 3, 4}},
+		{"vit", func() Layer {
+			return Seq(NewPatchEmbed(1, 4, 2), NewClassToken(4, 4), &Dropout{P: 0.1},
+				NewTransformerBlock(4, 2, 8, 0.1), NewTransformerBlock(4, 2, 8, 0.1),
+				&SelectClassToken{}, NewLayerNorm(4), NewTokenLinear(4, 3))
+		}, []int{2, 4, 4, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			l := c.layer()
+			bind(b, l, r)
+			x := randTensor(b, r, c.in...)
+			checkGradients(t, l, x, func() *Pass {
+				p := trainPass()
+				p.B = b
+				return p
+			}, 2e-3, false)
+		})
+	}
+}
+
+// A linear layer on tokens [N, T, F] is the same layer on the N·T rows
+// of [N·T, F], bit for bit, forward and backward.
+func TestLinearOnTokensIsLinearOnRows(t *testing.T) {
+	b := NewCPU()
+	r := rand.New(rand.NewPCG(1, 9))
+	tok, flat := NewLinear(5, 3), NewLinear(5, 3)
+	bind(b, tok, r)
+	bind(b, flat, r)
+	copy(flat.W.W.Data, tok.W.W.Data)
+	copy(flat.B.W.Data, tok.B.W.Data)
+	x := randTensor(b, r, 2, 4, 5)
+	dy := randTensor(b, r, 2, 4, 3)
+	p := &Pass{B: b, Train: true}
+	y1 := tok.Forward(p, x)
+	y2 := flat.Forward(p, b.View(x, 0, 8, 5))
+	if got := tok.OutShape([]int{2, 4, 5}); !sameShape(got, []int{2, 4, 3}) || !sameShape(y1.Shape, got) {
+		t.Fatalf("token linear: OutShape %v, output %v", got, y1.Shape)
+	}
+	dx1 := tok.Backward(p, dy, true)
+	dx2 := flat.Backward(p, b.View(dy, 0, 8, 3), true)
+	for _, pair := range [][2][]float32{{y1.Data, y2.Data}, {dx1.Data, dx2.Data}, {tok.W.G.Data, flat.W.G.Data}, {tok.B.G.Data, flat.B.G.Data}} {
+		for i := range pair[0] {
+			if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+				t.Fatalf("element %d: %v on tokens, %v on rows", i, pair[0][i], pair[1][i])
+			}
+		}
+	}
+	if f1, _ := tok.FLOPs([]int{2, 4, 5}, true); f1 != 2*8*5*3 {
+		t.Errorf("token linear FLOPs %d", f1)
+	}
+}
+
+// Attention against a float64 reference written from the definition.
+func TestAttentionMatchesDefinition(t *testing.T) {
+	b := NewCPU()
+	r := rand.New(rand.NewPCG(2, 3))
+	const n, tk, c, heads = 2, 5, 6, 3
+	d := c / heads
+	l := NewMultiHeadSelfAttention(c, heads)
+	bind(b, l, r)
+	x := randTensor(b, r, n, tk, c)
+	y := l.Forward(&Pass{B: b}, x)
+	lin := func(w, bias []float32, in []float64, out int) []float64 {
+		o := make([]float64, out)
+		for j := range o {
+			o[j] = float64(bias[j])
+			for i, v := range in {
+				o[j] += float64(w[j*len(in)+i]) * v
+			}
+		}
+		return o
+	}
+	for s := 0; s < n; s++ {
+		qkv := make([][]float64, tk)
+		for i := range qkv {
+			qkv[i] = lin(l.QKV.W.W.Data, l.QKV.B.W.Data, f64s(x.Data[(s*tk+i)*c:(s*tk+i+1)*c]), 3*c)
+		}
+		cat := make([][]float64, tk)
+		for i := range cat {
+			cat[i] = make([]float64, c)
+		}
+		for h := 0; h < heads; h++ {
+			for i := 0; i < tk; i++ {
+				sc := make([]float64, tk)
+				mx := math.Inf(-1)
+				for j := range sc {
+					for e := 0; e < d; e++ {
+						sc[j] += qkv[i][h*d+e] * qkv[j][c+h*d+e]
+					}
+					sc[j] /= math.Sqrt(float64(d))
+					mx = max(mx, sc[j])
+				}
+				var z float64
+				for j := range sc {
+					sc[j] = math.Exp(sc[j] - mx)
+					z += sc[j]
+				}
+				for j := range sc {
+					for e := 0; e < d; e++ {
+						cat[i][h*d+e] += sc[j] / z * qkv[j][2*c+h*d+e]
+					}
+				}
+			}
+		}
+		for i := 0; i < tk; i++ {
+			want := lin(l.Proj.W.W.Data, l.Proj.B.W.Data, cat[i], c)
+			for j, w := range want {
+				if got := float64(y.Data[(s*tk+i)*c+j]); math.Abs(got-w) > 1e-5*(1+math.Abs(w)) {
+					t.Fatalf("sample %d token %d feature %d: %v, want %v", s, i, j, got, w)
+				}
+			}
+		}
+	}
+}
+
+func f64s(v []float32) []float64 {
+	o := make([]float64, len(v))
+	for i, x := range v {
+		o[i] = float64(x)
+	}
+	return o
+}
+
+// The class token comes first, the patches after it in order, and the
+// position embedding is added to each; SelectClassToken takes it back.
+func TestClassTokenLayout(t *testing.T) {
+	b := NewCPU()
+	l := NewClassToken(2, 3)
+	bind(b, l, rand.New(rand.NewPCG(1, 1)))
+	x := b.New(2, 2, 3)
+	for i := range x.Data {
+		x.Data[i] = float32(100 + i)
+	}
+	y := l.Forward(&Pass{B: b}, x)
+	for s := 0; s < 2; s++ {
+		for tk := 0; tk < 3; tk++ {
+			for j := 0; j < 3; j++ {
+				want := l.Pos.W.Data[tk*3+j]
+				if tk == 0 {
+					want += l.Cls.W.Data[j]
+				} else {
+					want += x.Data[(s*2+tk-1)*3+j]
+				}
+				if got := y.Data[(s*3+tk)*3+j]; got != want {
+					t.Fatalf("y[%d,%d,%d] = %v, want %v", s, tk, j, got, want)
+				}
+			}
+		}
+	}
+	sel := &SelectClassToken{}
+	z := sel.Forward(&Pass{B: b}, y)
+	for s := 0; s < 2; s++ {
+		for j := 0; j < 3; j++ {
+			if z.Data[s*3+j] != y.Data[s*9+j] {
+				t.Fatalf("selected token %d of sample %d: %v, want %v", j, s, z.Data[s*3+j], y.Data[s*9+j])
+			}
+		}
+	}
+}
+
+// A warmed-up training step of transformer blocks makes no tensors: what
+// it allocates (the Go kernels' goroutines, shape slices) is far below
+// one activation buffer, with and without a GradPool.
+func TestTransformerStepAllocatesNoTensors(t *testing.T) {
+	b := NewCPU()
+	r := rand.New(rand.NewPCG(4, 4))
+	net := Seq(NewPatchEmbed(1, 32, 4), NewClassToken(16, 32), &Dropout{P: 0.1},
+		NewTransformerBlock(32, 4, 64, 0.1), NewTransformerBlock(32, 4, 64, 0.1),
+		&SelectClassToken{}, NewLayerNorm(32), NewTokenLinear(32, 10))
+	bind(b, net, r)
+	x := randTensor(b, r, 32, 16, 16, 1)
+	dy := randTensor(b, r, 32, 10)
+	for _, pool := range []*GradPool{nil, {}} {
+		step := func() {
+			p := &Pass{B: b, Train: true, Dropout: DropoutKey(1, 2, 3), Grads: pool}
+			net.Forward(p, x)
+			if pool != nil {
+				pool.reset()
+			}
+			net.Backward(p, dy, false)
+		}
+		step()
+		step()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		const steps = 5
+		for range steps {
+			step()
+		}
+		runtime.ReadMemStats(&m1)
+		perStep := (m1.TotalAlloc - m0.TotalAlloc) / steps
+		// The smallest activation: the probabilities of one block,
+		// 32·4·17·17 floats.
+		if smallest := uint64(4 * 32 * 4 * 17 * 17); perStep > smallest/4 {
+			t.Errorf("pool %v: a warmed-up step allocates %d bytes; an attention map is %d", pool != nil, perStep, smallest)
+		}
+		t.Logf("pool %v: %d bytes, %d allocations a step", pool != nil, perStep, (m1.Mallocs-m0.Mallocs)/steps)
+	}
+}
+
+// A GradPool gives transformer layers the same gradients, bit for bit, as
+// one buffer per layer, over two passes (reused buffers start stale).
+func TestTransformerGradPoolSameGradients(t *testing.T) {
+	grads := func(pool *GradPool) []float32 {
+		b := NewCPU()
+		r := rand.New(rand.NewPCG(8, 9))
+		net := Seq(NewPatchEmbed(2, 8, 2), NewClassToken(4, 8), &Dropout{P: 0.1},
+			NewTransformerBlock(8, 2, 16, 0.1), NewTransformerBlock(8, 2, 16, 0.1),
+			&SelectClassToken{}, NewLayerNorm(8), NewTokenLinear(8, 3))
+		bind(b, net, r)
+		var g []float32
+		for pass := range 2 {
+			x := randTensor(b, r, 3, 4, 4, 2)
+			dy := randTensor(b, r, 3, 3)
+			p := &Pass{B: b, Train: true, Dropout: DropoutKey(1, pass, 0), Grads: pool}
+			net.Forward(p, x)
+			if pool != nil {
+				pool.reset()
+			}
+			net.Backward(p, dy, false)
+			g = g[:0]
+			for _, prm := range net.Params() {
+				g = append(g, prm.G.Data...)
+			}
+		}
+		return g
+	}
+	want := grads(nil)
+	pool := &GradPool{}
+	got := grads(pool)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("gradient element %d: %v with the pool, %v without", i, got[i], want[i])
+		}
+	}
+	t.Logf("%d pooled buffers", pool.Len())
+}
