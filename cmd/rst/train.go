@@ -67,11 +67,11 @@ func parseParam(s string) (string, float64, error) {
 // trainFlags declares the flags shared by train and bench on cfg.
 func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model: "+strings.Join(models.Names(), ", "))
-	fs.StringVar(&cfg.Data, "data", cfg.Data, "dataset: mnist, cifar10, cifar100")
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "dataset: mnist, fashion-mnist, cifar10, cifar100, imagenet (read from --data-dir/imagenet/{train,val}/<class>/*.JPEG, decoded per batch)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data)")
 	fs.IntVar(&cfg.Subset, "subset", cfg.Subset, "use this many training samples (0 = all)")
 	fs.IntVar(&cfg.TestSubset, "test-subset", cfg.TestSubset, "use this many test samples (0 = all)")
-	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "none, crop-flip, crop-flip-cutout, crop-flip-cutout-batch")
+	fs.StringVar(&cfg.Augment, "augment", cfg.Augment, "none, crop-flip, crop-flip-cutout, crop-flip-cutout-batch; random-resized-crop-flip for imagenet")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs to train")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "train this many steps instead of whole epochs (0 = use --epochs)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
@@ -89,6 +89,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "decoupled weight decay")
 	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip the gradient at this global norm (0 = off)")
 	fs.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "label smoothing")
+	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "imagenet: the side of the training and evaluation crops (0 = 224)")
+	fs.StringVar(&cfg.OnCorrupt, "on-corrupt", cfg.OnCorrupt, "imagenet: what to do with an image that cannot be decoded: fail (stop, naming the file) or skip (report it and use the next image of its class)")
 	fs.Float64Var(&cfg.Mixup, "mixup", cfg.Mixup, "mixup α: mix each batch with itself reversed, λ ~ Beta(α, α) per step (0 = off)")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
 	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")

@@ -66,12 +66,19 @@ type Config struct {
 	// drawn once per step, and the loss is λ·CE(y) + (1−λ)·CE(y_rev).
 	// Table 3's 1200-epoch ViT runs use it.
 	Mixup float64 `json:"mixup,omitempty"`
+	// ImageSize is the side of ImageNet's crops; 0 = 224.
+	ImageSize int `json:"image_size,omitempty"`
 
 	Method optim.Spec `json:"method"`
 	Seed   uint64     `json:"seed"`
 	Device string     `json:"device"`
 
 	DataDir string `json:"-"`
+	// OnCorrupt is what an ImageNet run does with an image it cannot
+	// decode: "" or "fail" stops with the file's path; "skip" reports it,
+	// trains on the next image of its class instead and lists it in the
+	// record's provenance.
+	OnCorrupt string `json:"-"`
 	// Checkpoint, when set, is a file the run saves its state to after
 	// every epoch and resumes from if it exists.
 	Checkpoint string `json:"-"`
@@ -168,6 +175,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--momentum %v: must be in [0, 1)", c.Momentum)
 	case c.L2 < 0 || c.WeightDecay < 0 || c.Clip < 0:
 		return fmt.Errorf("--l2 %v, --wd %v, --clip %v: must not be negative", c.L2, c.WeightDecay, c.Clip)
+	case c.ImageSize < 0 || (c.ImageSize > 0 && c.Data != "imagenet"):
+		return fmt.Errorf("--image-size %d: a positive side in pixels, for --data imagenet only", c.ImageSize)
+	case c.OnCorrupt != "" && c.OnCorrupt != "fail" && c.OnCorrupt != "skip":
+		return fmt.Errorf("--on-corrupt %q: choose fail or skip", c.OnCorrupt)
 	case c.Mixup < 0:
 		return fmt.Errorf("--mixup %v: α must be 0 (off) or positive (e.g. --mixup 0.8)", c.Mixup)
 	case c.Smoothing < 0 || c.Smoothing >= 1:

@@ -119,6 +119,9 @@ type Provenance struct {
 	Data []data.FileSum `json:"data,omitempty"`
 	// Resumed counts the times the run continued from a checkpoint.
 	Resumed int `json:"resumed,omitempty"`
+	// Skipped lists the images an ImageNet run could not decode and
+	// replaced (--on-corrupt skip): the run saw other images in their place.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 func provenance(backend, device string, start time.Time) Provenance {

@@ -28,6 +28,9 @@ func Run(ctx context.Context, cfg Config, progress Progress) (*Record, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Data == "imagenet" {
+		return runImageNet(ctx, cfg, progress)
+	}
 	trainSet, testSet, err := data.Load(cfg.Data, cfg.DataDir)
 	if err != nil {
 		return nil, err

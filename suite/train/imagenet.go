@@ -1,0 +1,77 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rst-bench/rst/suite/data"
+)
+
+// ImageNetAugment is the only --augment an ImageNet run takes: the folder
+// loader's training transform, random-resized crop and flip.
+const ImageNetAugment = "random-resized-crop-flip"
+
+// folderSource is an image folder decoded batch by batch.
+type folderSource struct {
+	f       *data.Folder
+	classes int
+}
+
+func newFolderSource(f *data.Folder) folderSource {
+	return folderSource{f: f, classes: len(f.Classes())}
+}
+
+func (s folderSource) Len() int { return s.f.Len() }
+func (s folderSource) Shape() []int {
+	h, w, c := s.f.Shape()
+	return []int{h, w, c}
+}
+func (s folderSource) Classes() int { return s.classes }
+func (s folderSource) Fill(dst []float32, labels []int32, idx []int, seed uint64, epoch int) error {
+	return s.f.FillBatch(dst, labels, idx, seed, epoch)
+}
+
+// Files is the split's manifest: one digest over its file list, since
+// hashing a million images' contents would take longer than an epoch.
+func (s folderSource) Files() []data.FileSum { return []data.FileSum{s.f.Manifest()} }
+
+// imageNetRoot is the folder holding train/ and val/: the --data-dir
+// itself when it has them, else its imagenet/ sub-folder; without
+// --data-dir, the default data dir's imagenet/.
+func imageNetRoot(dataDir string) string {
+	if dataDir == "" {
+		return filepath.Join(data.DefaultDir(), "imagenet")
+	}
+	if st, err := os.Stat(filepath.Join(dataDir, "train")); err == nil && st.IsDir() {
+		return dataDir
+	}
+	return filepath.Join(dataDir, "imagenet")
+}
+
+// runImageNet trains on ImageNet read from its folders.
+func runImageNet(ctx context.Context, cfg Config, progress Progress) (*Record, error) {
+	if cfg.Augment != ImageNetAugment {
+		return nil, fmt.Errorf("--augment %q: ImageNet runs take --augment %s (the loader's random-resized crop and flip)", cfg.Augment, ImageNetAugment)
+	}
+	if cfg.Subset > 0 || cfg.TestSubset > 0 {
+		return nil, fmt.Errorf("--subset and --test-subset are for the in-memory datasets; for a smaller ImageNet run use --steps, or a folder holding fewer images")
+	}
+	size := cfg.ImageSize
+	if size == 0 {
+		size = data.ImageNetSize
+	}
+	tr, val, err := data.OpenImageNet(imageNetRoot(cfg.DataDir), size, 0, cfg.OnCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	rec, _, err := runSources(ctx, cfg, newFolderSource(tr), newFolderSource(val), progress)
+	if err != nil {
+		return nil, err
+	}
+	if s := append(tr.Skipped(), val.Skipped()...); len(s) > 0 {
+		rec.Provenance.Skipped = s
+	}
+	return rec, nil
+}
