@@ -52,6 +52,9 @@ type cublasAPI struct {
 	cublasGetVersion  func(h uintptr, v *int32) int32 `sym:"cublasGetVersion_v2,cublasGetVersion"`
 	cublasSetMathMode func(h uintptr, mode int32) int32
 	cublasSgemm       func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uintptr, lda int32, b uintptr, ldb int32, beta *float32, c uintptr, ldc int32) int32 `sym:"cublasSgemm_v2,cublasSgemm"`
+	// Strides are long long (elements between consecutive matrices).
+	cublasSgemmStridedBatched func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uintptr, lda int32, strideA int64, b uintptr, ldb int32, strideB int64,
+		beta *float32, c uintptr, ldc int32, strideC int64, batch int32) int32
 }
 
 // cublasMath_t and cublasOperation_t.

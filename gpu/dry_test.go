@@ -148,6 +148,7 @@ func TestDryRun(t *testing.T) {
 		for _, keep := range []int{0, 5, x.Len()} {
 			b.TopKMask(x, y, keep)
 		}
+		dryTransformer(b, mk)
 		b.Sync()
 	}
 	if err := b.Err(); err != nil {

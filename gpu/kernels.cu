@@ -487,3 +487,196 @@ extern "C" __global__ void topk_mask(const float* s, float* m, int n, const unsi
         __syncthreads();
     }
 }
+
+// ---- transformer: layer norm, GELU, row softmax, heads, strided copy ----
+
+// block_sum128 adds v over a block of 128 threads in a fixed tree (the
+// same result every run); every thread gets the sum. sh holds 128 doubles.
+__device__ double block_sum128(double v, double* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = 64; k > 0; k >>= 1) {
+        if (threadIdx.x < k) sh[threadIdx.x] += sh[threadIdx.x + k];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+__device__ float block_max128(float v, float* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = 64; k > 0; k >>= 1) {
+        if (threadIdx.x < k) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + k]);
+        __syncthreads();
+    }
+    float r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+// layernorm_forward: one block of 128 threads per row; mean and the biased
+// variance in double, two passes (the second centred), as the CPU backend.
+extern "C" __global__ void layernorm_forward(const float* x, float* y, const float* gamma, const float* beta, float* mean, float* rstd, int rows, int cols, float eps) {
+    __shared__ double sh[128];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    const float* xr = x + (long long)r * cols;
+    double s = 0.0;
+    for (int j = threadIdx.x; j < cols; j += 128) s += (double)xr[j];
+    double m = block_sum128(s, sh) / (double)cols;
+    double q = 0.0;
+    for (int j = threadIdx.x; j < cols; j += 128) {
+        double d = (double)xr[j] - m;
+        q += d * d;
+    }
+    q = block_sum128(q, sh);
+    float mf = (float)m;
+    float rf = (float)(1.0 / sqrt(q / (double)cols + (double)eps));
+    if (threadIdx.x == 0) {
+        mean[r] = mf;
+        rstd[r] = rf;
+    }
+    float* yr = y + (long long)r * cols;
+    for (int j = threadIdx.x; j < cols; j += 128) yr[j] = (xr[j] - mf) * rf * gamma[j] + beta[j];
+}
+
+// layernorm_backward_dx: one block per row, g = dy·γ, x̂ = (x − μ)·rstd:
+// dx = rstd·(g − Σg/C − x̂·Σ(g·x̂)/C).
+extern "C" __global__ void layernorm_backward_dx(const float* x, const float* dy, float* dx, const float* gamma, const float* mean, const float* rstd, int rows, int cols) {
+    __shared__ double sh[128];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    long long o = (long long)r * cols;
+    float m = mean[r], s = rstd[r];
+    double a = 0.0, b = 0.0;
+    for (int j = threadIdx.x; j < cols; j += 128) {
+        float xh = (x[o + j] - m) * s;
+        float g = dy[o + j] * gamma[j];
+        a += (double)g;
+        b += (double)g * (double)xh;
+    }
+    a = block_sum128(a, sh);
+    b = block_sum128(b, sh);
+    float ma = (float)(a / (double)cols), mb = (float)(b / (double)cols);
+    for (int j = threadIdx.x; j < cols; j += 128) {
+        float xh = (x[o + j] - m) * s;
+        dx[o + j] = s * (dy[o + j] * gamma[j] - ma - xh * mb);
+    }
+}
+
+// ln_grad_partial: per chunk of rpc rows and column, Σ dy·x̂ (row 2k of
+// part) and Σ dy (row 2k+1); the grid and block of col_partial.
+extern "C" __global__ void ln_grad_partial(const float* x, const float* dy, const float* mean, const float* rstd, int rows, int cols, int rpc, double* part) {
+    __shared__ double s[8][33];
+    __shared__ double q[8][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    int r0 = blockIdx.y * rpc;
+    int r1 = min(r0 + rpc, rows);
+    double a = 0.0, b = 0.0;
+    if (c < cols) {
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) {
+            long long i = (long long)r * cols + c;
+            float xh = (x[i] - mean[r]) * rstd[r];
+            a += (double)dy[i] * (double)xh;
+            b += (double)dy[i];
+        }
+    }
+    s[threadIdx.y][threadIdx.x] = a;
+    q[threadIdx.y][threadIdx.x] = b;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        double ta = 0.0, tb = 0.0;
+        for (int k = 0; k < 8; k++) {
+            ta += s[k][threadIdx.x];
+            tb += q[k][threadIdx.x];
+        }
+        part[(long long)(2 * blockIdx.y) * cols + c] = ta;
+        part[(long long)(2 * blockIdx.y + 1) * cols + c] = tb;
+    }
+}
+
+// ln_grad_finish: dγ and dβ, the chunks added in order.
+extern "C" __global__ void ln_grad_finish(const double* part, int chunks, int cols, float* dgamma, float* dbeta) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    double a = 0.0, b = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        a += part[(long long)(2 * k) * cols + c];
+        b += part[(long long)(2 * k + 1) * cols + c];
+    }
+    dgamma[c] = (float)a;
+    dbeta[c] = (float)b;
+}
+
+// GELU, exact: x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)).
+extern "C" __global__ void gelu_forward(const float* x, float* y, int n) {
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    }
+}
+extern "C" __global__ void gelu_backward(const float* x, const float* dy, float* dx, int n) {
+    GRID_STRIDE(i, n) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        float pdf = expf(-0.5f * v * v) * 0.39894228040143267794f;
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+
+// softmax_rows: one block of 128 threads per row; y may be x (each thread
+// reads and writes only its own columns, after the reductions).
+extern "C" __global__ void softmax_rows(const float* x, float* y, int rows, int cols) {
+    __shared__ double sh[128];
+    __shared__ float shm[128];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    long long o = (long long)r * cols;
+    float m = NEG_INF;
+    for (int j = threadIdx.x; j < cols; j += 128) m = fmaxf(m, x[o + j]);
+    m = block_max128(m, shm);
+    double s = 0.0;
+    for (int j = threadIdx.x; j < cols; j += 128) s += (double)expf(x[o + j] - m);
+    float inv = (float)(1.0 / block_sum128(s, sh));
+    for (int j = threadIdx.x; j < cols; j += 128) y[o + j] = expf(x[o + j] - m) * inv;
+}
+
+// softmax_rows_backward: dx = y·(dy − Σ y·dy); dx may be dy.
+extern "C" __global__ void softmax_rows_backward(const float* y, const float* dy, float* dx, int rows, int cols) {
+    __shared__ double sh[128];
+    int r = blockIdx.x;
+    if (r >= rows) return;
+    long long o = (long long)r * cols;
+    double s = 0.0;
+    for (int j = threadIdx.x; j < cols; j += 128) s += (double)y[o + j] * (double)dy[o + j];
+    float sf = (float)block_sum128(s, sh);
+    for (int j = threadIdx.x; j < cols; j += 128) dx[o + j] = y[o + j] * (dy[o + j] - sf);
+}
+
+// heads_permute: between the tokens [N, T, P·H·D] and the heads
+// [P, N·H, T, D]; split copies tokens into heads, else heads into tokens.
+// One thread per element, in the heads' order.
+extern "C" __global__ void heads_permute(float* tok, float* hd, int N, int T, int P, int H, int D, int split) {
+    int n = N * T * P * H * D;
+    GRID_STRIDE(i, n) {
+        int d = i % D, r = i / D;
+        int t = r % T; r /= T;
+        int h = r % H; r /= H;
+        int s = r % N;
+        int p = r / N;
+        long long k = ((long long)s * T + t) * (P * H * D) + (p * H + h) * D + d;
+        if (split) hd[i] = tok[k];
+        else tok[k] = hd[i];
+    }
+}
+
+// strided_copy: dst[dOff + r·dStride + j] = src[sOff + r·sStride + j].
+extern "C" __global__ void strided_copy(float* dst, int dOff, int dStride, const float* src, int sOff, int sStride, int rows, int cols) {
+    int n = rows * cols;
+    GRID_STRIDE(i, n) {
+        int r = i / cols, j = i % cols;
+        dst[(long long)dOff + (long long)r * dStride + j] = src[(long long)sOff + (long long)r * sStride + j];
+    }
+}
