@@ -1,0 +1,126 @@
+package data
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// Throughput of the folder loader on ImageNet-like files.
+const (
+	benchClasses  = 4
+	benchPerClass = 64 // 256 images
+	benchW        = 500
+	benchH        = 375 // ImageNet's most common size
+	benchQuality  = 90
+	benchBatch    = 64
+)
+
+// writeBenchFolder writes benchClasses×benchPerClass synthetic 500×375
+// photos at quality 90 (about 100 KB each, as ImageNet's files) into dir,
+// on all cores, and returns their mean size in KB.
+func writeBenchFolder(b *testing.B, dir string) float64 {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	var total int64
+	jobs := make(chan [2]int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for j := range jobs {
+				c, i := j[0], j[1]
+				class := fmt.Sprintf("n%08d", c)
+				data, err := EncodeJPEG(SyntheticPhoto(benchW, benchH, c, false, 34, 1, i), benchQuality)
+				if err == nil {
+					err = writeFile(filepath.Join(dir, class, fmt.Sprintf("%s_%d.JPEG", class, i)), data)
+				}
+				mu.Lock()
+				total += int64(len(data))
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for c := range benchClasses {
+		for i := range benchPerClass {
+			jobs <- [2]int{c, i}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	return float64(total) / (benchClasses * benchPerClass) / 1000
+}
+
+// BenchmarkFolderFillBatch measures FillBatch at 224 on 256 synthetic
+// ImageNet-size JPEGs (500×375, quality 90, about 100 KB each, written once
+// into a temporary folder): batches of 64 in epoch order, the training
+// transform with 1 and 2 decode workers and the evaluation transform with
+// 1. It reports decoded, transformed images per second of wall time, the
+// same per core used (workers, at most GOMAXPROCS), and per second of the
+// process's CPU time (images/cpu-s: per core, but not lowered by other
+// processes competing for the cores, and counting the garbage collector's
+// work). Run:
+//
+//	go test -run '^$' -bench BenchmarkFolderFillBatch -benchtime 40x ./suite/data/
+//
+// The files stay in the page cache after they are written, so this is the
+// decoder's and the transform's speed, not the disk's.
+func BenchmarkFolderFillBatch(b *testing.B) {
+	dir := b.TempDir()
+	kb := writeBenchFolder(b, dir)
+	for _, c := range []struct {
+		name    string
+		train   bool
+		workers int
+	}{
+		{"train/workers=1", true, 1},
+		{"train/workers=2", true, 2},
+		{"eval/workers=1", false, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f, err := OpenFolder(dir, nil, FolderOptions{Size: ImageNetSize, Train: c.train, Workers: c.workers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			dst := make([]float32, benchBatch*f.ImageSize())
+			labels := make([]int32, benchBatch)
+			perEpoch := f.Len() / benchBatch
+			var order []int
+			b.ReportAllocs()
+			n := 0
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				epoch, k := n/perEpoch, n%perEpoch
+				if k == 0 {
+					order = Order(f.Len(), 1, epoch)
+				}
+				if err := f.FillBatch(dst, labels, order[k*benchBatch:(k+1)*benchBatch], 1, epoch); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			cpu := processCPUTime() - cpu0
+			perSec := float64(n*benchBatch) / b.Elapsed().Seconds()
+			b.ReportMetric(perSec, "images/s")
+			b.ReportMetric(perSec/float64(min(c.workers, runtime.GOMAXPROCS(0))), "images/s/core")
+			if cpu > 0 {
+				// Robust to other processes sharing the cores: what the
+				// work cost in CPU time, the garbage collector's included.
+				b.ReportMetric(float64(n*benchBatch)/cpu.Seconds(), "images/cpu-s")
+			}
+			b.ReportMetric(kb, "KB/file")
+			b.ReportMetric(0, "ns/op") // a batch's time is in images/s
+		})
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+}

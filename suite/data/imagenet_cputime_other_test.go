@@ -1,0 +1,8 @@
+//go:build !unix
+
+package data
+
+import "time"
+
+// processCPUTime is not available here.
+func processCPUTime() time.Duration { return 0 }
