@@ -603,8 +603,19 @@ func (f *Folder) FillBatch(dst []float32, labels []int32, idx []int, seed uint64
 }
 
 // fillOne writes sample i's transformed image into out and returns its
-// label.
-func (f *Folder) fillOne(sc *folderScratch, out []float32, i int, seed uint64, epoch int) (int32, error) {
+// label. A panic on the way (a bug, or one in an OnSkip callback) is
+// returned as an error naming the file, so that it does not kill a run's
+// other goroutines unannounced.
+func (f *Folder) fillOne(sc *folderScratch, out []float32, i int, seed uint64, epoch int) (label int32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			label, err = 0, fmt.Errorf("imagenet: internal error on image %s: %v; fix: report it with the file", f.Path(i), r)
+		}
+	}()
+	return f.fill(sc, out, i, seed, epoch)
+}
+
+func (f *Folder) fill(sc *folderScratch, out []float32, i int, seed uint64, epoch int) (int32, error) {
 	var img decoded
 	var err error
 	if f.skip && f.isBad(i) {

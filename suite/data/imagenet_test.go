@@ -552,6 +552,19 @@ func TestFolderCorruptSkipNotesAndWholeClass(t *testing.T) {
 	}
 }
 
+// A panic inside FillBatch (here: the OnSkip callback's) comes back as an
+// error naming the file.
+func TestFolderFillBatchRecovers(t *testing.T) {
+	dir, bad, _ := corruptTree(t)
+	f := openFolder(t, dir, nil, FolderOptions{Size: 8, OnCorrupt: OnCorruptSkip, Workers: 2,
+		OnSkip: func(string, error) { panic("callback bug") }})
+	dst := make([]float32, 2*f.ImageSize())
+	err := f.FillBatch(dst, make([]int32, 2), []int{0, bad}, 1, 0)
+	if err == nil || !strings.Contains(err.Error(), "callback bug") || !strings.Contains(err.Error(), f.Path(bad)) {
+		t.Fatalf("error %v; want the panic, naming %s", err, f.Path(bad))
+	}
+}
+
 func TestFolderFillBatchArguments(t *testing.T) {
 	_, val := openTestImageNet(t, 8, 1, "")
 	sz := val.ImageSize()
