@@ -115,8 +115,9 @@ type Folder struct {
 // evaluation split passes the training split's Classes(), and then each of
 // its sub-folders must be one of them (a class may lack a folder).
 //
-// Files whose name does not end in .jpeg, .jpg or .png (any case) are
-// ignored and counted (Ignored). A missing folder, one without class
+// Files whose name does not end in .jpeg, .jpg or .png (any case), and
+// hidden files and folders (name starting with a dot), are ignored and
+// counted (Ignored). A missing folder, one without class
 // folders, an empty class folder, images lying outside class folders or a
 // class folder not in classes are errors naming the path. OpenFolder reads
 // folder listings and file sizes only; images are decoded by FillBatch.
@@ -147,6 +148,10 @@ func OpenFolder(dir string, classes []string, opt FolderOptions) (*Folder, error
 	var loose []string
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
+		if hidden(e.Name()) {
+			f.noteIgnored(p)
+			continue
+		}
 		isDir, isFile, err := entryKind(p, e)
 		if err != nil {
 			return nil, err
@@ -292,6 +297,12 @@ func entryKind(p string, e fs.DirEntry) (isDir, isFile bool, err error) {
 	return t.IsDir(), t.IsRegular(), nil
 }
 
+// hidden reports whether a folder entry is hidden. Hidden entries are
+// ignored (and counted), files and folders alike: they are never data
+// (.ipynb_checkpoints/, .DS_Store, macOS's ._name.JPEG companions), and
+// torchvision would take such a folder for a class.
+func hidden(name string) bool { return strings.HasPrefix(name, ".") }
+
 // isImageName reports whether a file name has an image extension.
 func isImageName(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
@@ -408,6 +419,13 @@ func walkImages(dir, rel string, depth int, l *classListing) error {
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
+		if hidden(e.Name()) {
+			l.ignored++
+			if len(l.ignoredEx) < 3 {
+				l.ignoredEx = append(l.ignoredEx, p)
+			}
+			continue
+		}
 		isDir, isFile, err := entryKind(p, e)
 		if err != nil {
 			return err
@@ -489,8 +507,8 @@ func (f *Folder) rel(i int) string {
 // Path is the file of sample i.
 func (f *Folder) Path(i int) string { return filepath.Join(f.dir, filepath.FromSlash(f.rel(i))) }
 
-// Ignored is the number of files OpenFolder passed over because their
-// names have no image extension, with up to three of their paths.
+// Ignored is the number of files (and hidden folders) OpenFolder passed
+// over, with up to three of their paths.
 func (f *Folder) Ignored() (n int, examples []string) { return f.ignored, slices.Clone(f.ignoredEx) }
 
 // Manifest identifies the split as a whole: Path is its folder, Bytes the

@@ -413,8 +413,8 @@ func TestFolderGreyscale(t *testing.T) {
 }
 
 // corruptTree is a copy of the tiny train split plus a truncated JPEG in
-// class 1 (index 4), a file that is no image in class 2 (index 9) and two
-// files without an image extension.
+// class 1 (index 4), a file that is no image in class 2 (index 9), two
+// files without an image extension, a hidden file and a hidden folder.
 func corruptTree(t *testing.T) (dir string, bad1, bad2 int) {
 	t.Helper()
 	dir = copyTree(t, filepath.Join(imagenetTestdataRoot, "train"))
@@ -423,11 +423,16 @@ func corruptTree(t *testing.T) (dir string, bad1, bad2 int) {
 		t.Fatal(err)
 	}
 	for name, b := range map[string][]byte{
-		"n01443537/n01443537_1002.JPEG": good[:len(good)/2],
-		"n01484850/n01484850_1003.JPEG": []byte("GIF89a: not what the name says"),
-		"n01484850/notes.txt":           []byte("not an image"),
-		"README":                        []byte("top-level file"),
+		"n01443537/n01443537_1002.JPEG":   good[:len(good)/2],
+		"n01484850/n01484850_1003.JPEG":   []byte("GIF89a: not what the name says"),
+		"n01484850/notes.txt":             []byte("not an image"),
+		"README":                          []byte("top-level file"),
+		"n01440764/._n01440764_1001.JPEG": []byte("macOS companion file"),
+		".ipynb_checkpoints/x.JPEG":       good,
 	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(name))), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -439,8 +444,8 @@ func TestFolderCorruptFail(t *testing.T) {
 	dir, bad1, bad2 := corruptTree(t)
 	for _, workers := range []int{1, 4} {
 		f := openFolder(t, dir, nil, FolderOptions{Size: 16, Train: true, Workers: workers})
-		if n, ex := f.Ignored(); f.Len() != 12 || n != 2 || len(ex) != 2 {
-			t.Fatalf("%d images, %d ignored (%v); want 12 and 2", f.Len(), n, ex)
+		if n, ex := f.Ignored(); f.Len() != 12 || n != 4 || len(ex) != 3 || len(f.Classes()) != 3 {
+			t.Fatalf("%d images in %d classes, %d ignored (%v); want 12 in 3 and 4", f.Len(), len(f.Classes()), n, ex)
 		}
 		if !strings.HasSuffix(f.Path(bad1), "n01443537_1002.JPEG") || !strings.HasSuffix(f.Path(bad2), "n01484850_1003.JPEG") {
 			t.Fatalf("corrupt files at %s, %s", f.Path(bad1), f.Path(bad2))
