@@ -15,9 +15,13 @@
 //     fetch fashion-mnist` downloads it.
 //   - cifar10, cifar100: the official binary versions, fetched by `rst data
 //     fetch`.
-//   - ImageNet folders are not implemented yet: the paper's Table 4 needs them
-//     (random-resized crop 224 + flip); a folder loader that decodes JPEGs
-//     lazily, rather than holding bytes in memory, belongs here when it comes.
+//   - imagenet: too large for memory, so not a Set. A Folder lists
+//     root/{train,val}/<class>/*.JPEG (OpenImageNet; the data dir's
+//     imagenet/ subfolder) and decodes each batch on parallel workers in
+//     FillBatch, with torchvision's random-resized crop and flip for
+//     training and resize plus centre crop for evaluation, deterministic
+//     given (seed, epoch, index). The trainer reads it through the same
+//     batch interface as a Set (suite/train).
 //
 // Where data comes from is decided in one place, Locate, which Load uses. A
 // data dir given explicitly (--data-dir) must hold the dataset in its
