@@ -42,12 +42,12 @@ func (s folderSource) Files() []data.FileSum { return []data.FileSum{s.f.Manifes
 // --data-dir, the default data dir's imagenet/.
 func imageNetRoot(dataDir string) string {
 	if dataDir == "" {
-		return filepath.Join(data.DefaultDir(), "imagenet")
+		return filepath.Join(data.DefaultDir(), data.ImageNetDir)
 	}
 	if st, err := os.Stat(filepath.Join(dataDir, "train")); err == nil && st.IsDir() {
 		return dataDir
 	}
-	return filepath.Join(dataDir, "imagenet")
+	return filepath.Join(dataDir, data.ImageNetDir)
 }
 
 // runImageNet trains on ImageNet read from its folders.
