@@ -305,3 +305,132 @@ func TestTransformerGradPoolSameGradients(t *testing.T) {
 	}
 	t.Logf("%d pooled buffers", pool.Len())
 }
+
+// A whole small ViT (patches, class token, position embedding, two pre-norm
+// blocks, the class token's norm and head) against a float64 forward pass
+// written from the definitions, so that the layers compose as ViT does,
+// not merely consistently with their own gradients.
+func TestViTForwardMatchesDefinition(t *testing.T) {
+	b := NewCPU()
+	r := rand.New(rand.NewPCG(6, 7))
+	const n, h, w, c, p, dim, heads, mlp, classes = 2, 4, 6, 2, 2, 6, 2, 8, 3
+	pe := NewPatchEmbed(c, dim, p)
+	ct := NewClassToken(6, dim)
+	blocks := []*Sequential{NewTransformerBlock(dim, heads, mlp, 0), NewTransformerBlock(dim, heads, mlp, 0)}
+	norm, head := NewLayerNorm(dim), NewTokenLinear(dim, classes)
+	net := Seq(pe, ct, &Dropout{P: 0.1}, blocks[0], blocks[1], &SelectClassToken{}, norm, head)
+	bind(b, net, r)
+	x := randTensor(b, r, n, h, w, c)
+	y := net.Forward(&Pass{B: b}, x)
+
+	ln := func(l *LayerNorm, v []float64) []float64 {
+		var m, q float64
+		for _, a := range v {
+			m += a
+		}
+		m /= float64(len(v))
+		for _, a := range v {
+			q += (a - m) * (a - m)
+		}
+		s := 1 / math.Sqrt(q/float64(len(v))+float64(l.Eps))
+		o := make([]float64, len(v))
+		for j, a := range v {
+			o[j] = (a-m)*s*float64(l.Gamma.W.Data[j]) + float64(l.Beta.W.Data[j])
+		}
+		return o
+	}
+	lin := func(l *Linear, v []float64) []float64 {
+		o := make([]float64, l.Out)
+		for j := range o {
+			o[j] = float64(l.B.W.Data[j])
+			for i, a := range v {
+				o[j] += float64(l.W.W.Data[j*l.In+i]) * a
+			}
+		}
+		return o
+	}
+	attn := func(l *MultiHeadSelfAttention, z [][]float64) [][]float64 {
+		d := l.C / l.Heads
+		qkv := make([][]float64, len(z))
+		for i := range z {
+			qkv[i] = lin(l.QKV, z[i])
+		}
+		cat := make([][]float64, len(z))
+		for i := range cat {
+			cat[i] = make([]float64, l.C)
+		}
+		for hd := 0; hd < l.Heads; hd++ {
+			for i := range z {
+				sc := make([]float64, len(z))
+				var zs float64
+				for j := range z {
+					for e := 0; e < d; e++ {
+						sc[j] += qkv[i][hd*d+e] * qkv[j][l.C+hd*d+e]
+					}
+					sc[j] = math.Exp(sc[j] / math.Sqrt(float64(d)))
+					zs += sc[j]
+				}
+				for j := range z {
+					for e := 0; e < d; e++ {
+						cat[i][hd*d+e] += sc[j] / zs * qkv[j][2*l.C+hd*d+e]
+					}
+				}
+			}
+		}
+		for i := range cat {
+			cat[i] = lin(l.Proj, cat[i])
+		}
+		return cat
+	}
+	for s := 0; s < n; s++ {
+		// Tokens: the class token, then the patches row by row.
+		z := [][]float64{make([]float64, dim)}
+		for j := range z[0] {
+			z[0][j] = float64(ct.Cls.W.Data[j]) + float64(ct.Pos.W.Data[j])
+		}
+		for i := 0; i < h/p; i++ {
+			for j := 0; j < w/p; j++ {
+				tok := make([]float64, dim)
+				for o := range tok {
+					tok[o] = float64(pe.B.W.Data[o]) + float64(ct.Pos.W.Data[(len(z))*dim+o])
+					for a := 0; a < p; a++ {
+						for bb := 0; bb < p; bb++ {
+							for ch := 0; ch < c; ch++ {
+								tok[o] += float64(x.Data[((s*h+i*p+a)*w+j*p+bb)*c+ch]) * float64(pe.W.W.Data[((o*p+a)*p+bb)*c+ch])
+							}
+						}
+					}
+				}
+				z = append(z, tok)
+			}
+		}
+		for _, blk := range blocks {
+			a := blk.Layers[0].(*Residual).Body.(*Sequential)
+			m := blk.Layers[1].(*Residual).Body.(*Sequential)
+			normed := make([][]float64, len(z))
+			for i := range z {
+				normed[i] = ln(a.Layers[0].(*LayerNorm), z[i])
+			}
+			at := attn(a.Layers[1].(*MultiHeadSelfAttention), normed)
+			for i := range z {
+				for j := range z[i] {
+					z[i][j] += at[i][j]
+				}
+				u := lin(m.Layers[1].(*Linear), ln(m.Layers[0].(*LayerNorm), z[i]))
+				for j, v := range u {
+					u[j] = 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+				}
+				u = lin(m.Layers[4].(*Linear), u)
+				for j := range z[i] {
+					z[i][j] += u[j]
+				}
+			}
+		}
+		want := lin(head, ln(norm, z[0]))
+		for j, v := range want {
+			if got := float64(y.Data[s*classes+j]); math.Abs(got-v) > 1e-4*(1+math.Abs(v)) {
+				t.Fatalf("sample %d logit %d: %v, want %v", s, j, got, v)
+			}
+		}
+	}
+}
