@@ -35,7 +35,7 @@ func TestConformanceKernelsTF32(t *testing.T) {
 	nntest.KernelsWith(t, openOrSkip(t, Options{TF32: true}), nntest.Options{GEMMInputRounding: 0x1p-11})
 }
 
-// resnet18 and vgg16-bn: losses and every gradient after 3 steps against
+// resnet18, vgg16-bn and vit-mini: losses and every gradient after 3 steps against
 // the CPU backend.
 func TestConformanceModel(t *testing.T) {
 	nntest.Model(t, openOrSkip(t, Options{}), nn.NewCPU())

@@ -15,11 +15,11 @@
 // overwrite fails. Backward kernels are also checked against central
 // finite differences of the backend's own forward kernels.
 //
-// Model trains resnet18 and vgg16-bn of package models for three SGD steps
-// on tiny batches on a backend and on a reference backend and compares the
-// losses and every parameter gradient; when both are the same kind of
-// backend (so that comparison proves nothing) it checks the model gradient
-// against central finite differences of the loss instead.
+// Model trains resnet18, vgg16-bn and vit-mini of package models for
+// three SGD steps on tiny batches on a backend and on a reference backend
+// and compares the losses and every parameter gradient; when both are the
+// same kind of backend (so that comparison proves nothing) it checks the
+// model gradient against central finite differences of the loss instead.
 //
 // Each check states its tolerance and why next to the code. Failures name
 // the kernel, the shape and the first wrong elements by coordinate.

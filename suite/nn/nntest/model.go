@@ -30,6 +30,9 @@ type modelCase struct {
 var modelCases = []modelCase{
 	{"resnet18", []int{16, 16, 3}, 3, 16},
 	{"vgg16-bn", []int{32, 32, 3}, 2, 16},
+	// The cpu profile's ViT on MNIST-size inputs: every transformer
+	// kernel (layer norm, GELU, batched GEMM, softmax, heads, class token).
+	{"vit-mini", []int{28, 28, 1}, 3, 16},
 }
 
 const (
