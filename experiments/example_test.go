@@ -21,8 +21,8 @@ func ExampleTarget_Plan() {
 		ids[r.ID] = true
 	}
 	fmt.Println(len(runs), "planned runs,", len(ids), "distinct to train")
-	fmt.Println(needs["needs: vit-s16 (the ViT model is not in the suite yet)"], "need a ViT")
+	fmt.Println(needs["needs: cifar100 (the smoke profile trains one dataset: see the cpu and paper profiles)"], "need CIFAR-100")
 	// Output:
-	// 36 planned runs, 6 distinct to train
-	// 12 need a ViT
+	// 36 planned runs, 12 distinct to train
+	// 18 need CIFAR-100
 }

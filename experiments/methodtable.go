@@ -44,8 +44,8 @@ func methodTable(r *Results, name, title string, cells []Cell, paper map[string]
 			}
 			continue
 		}
-		sgd := r.Stat(Cell{Model: c.Model, Data: c.Data, Method: SGD, Augment: c.Augment})
-		sam := r.Stat(Cell{Model: c.Model, Data: c.Data, Method: SAM, Augment: c.Augment})
+		sgd := r.Stat(Cell{Model: c.Model, Data: c.Data, Method: SGD, Augment: c.Augment, Recipe: c.Recipe})
+		sam := r.Stat(Cell{Model: c.Model, Data: c.Data, Method: SAM, Augment: c.Augment, Recipe: c.Recipe})
 		s := st.Summary()
 		row = append(row, report.FormatMeanStd(s, 2), fmt.Sprint(s.N),
 			num(st.Mean(func(r *train.Record) float64 { return r.DeltaEtaRealised }), 3),

@@ -13,7 +13,7 @@ import (
 // resolved config (the run's identity and record) shows each of them.
 func TestPaperProfileIsOfficial(t *testing.T) {
 	seen := map[string]bool{}
-	for _, name := range []string{"table3", "table12"} {
+	for _, name := range []string{"table3", "table11", "table12"} {
 		tg, err := Lookup(name)
 		if err != nil {
 			t.Fatal(err)
@@ -27,6 +27,10 @@ func TestPaperProfileIsOfficial(t *testing.T) {
 				continue
 			}
 			c := r.Config
+			if r.Cell.Model == ViTS {
+				checkViTRecipe(t, name, r.Cell, c)
+				continue
+			}
 			if c.Batch != 256 || c.Init != "official" || c.OptClip != 2 || c.Clip != 5 || c.Dropout == "per-pass" || c.WarmupStyle != "official" || c.Warmup != 0 {
 				t.Fatalf("%s %s: %+v is not the official setting", name, r.Cell.Label(), c)
 			}
@@ -85,5 +89,54 @@ func TestPaperDefaults(t *testing.T) {
 	PaperDefaults(&k, nil)
 	if k.Method.Params["normalized"] != 0 {
 		t.Error("a --param the user gave was overridden")
+	}
+}
+
+// checkViTRecipe: SPEC §3's ViT setting, Adam with decoupled decay 0.3 at lr
+// 1e-3, no L2, the ViT's own initialisation; 1200 epochs with mixup in
+// Table 3, 300 without in Table 11.
+func checkViTRecipe(t *testing.T, target string, cell Cell, c train.Config) {
+	t.Helper()
+	epochs, mixup := 300, 0.0
+	if target == "table3" {
+		epochs, mixup = 1200, vitMixup
+	}
+	if c.Model != "vit-s16" || c.Optimizer != "adamw" || c.LR != 1e-3 || c.WeightDecay != 0.3 || c.L2 != 0 || c.Init != "" ||
+		c.Epochs != epochs || c.Mixup != mixup || c.Batch != 256 {
+		t.Errorf("%s %s: %+v is not the paper's ViT recipe (%d epochs, mixup %v)", target, cell.Label(), c, epochs, mixup)
+	}
+}
+
+// Table 4 resolves to SPEC §3's ImageNet setting in the paper profile and
+// says what it needs in the profiles that train here.
+func TestTable4ImageNetRecipe(t *testing.T) {
+	tg, err := Lookup("table4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := tg.Plan(Profiles["paper"], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 6 {
+		t.Fatalf("%d runs planned, want 2 models × 3 methods", len(runs))
+	}
+	for _, r := range runs {
+		c := r.Config
+		if r.Needs != "" || (c.Model != "resnet50" && c.Model != "resnet101") || c.Data != "imagenet" || c.Epochs != 100 ||
+			c.Batch != 512 || c.LR != 0.2 || c.L2 != 1e-4 || c.Augment != train.ImageNetAugment || c.Init != "" {
+			t.Errorf("%s: needs %q, %+v is not the paper's ImageNet setting", r.Cell.Label(), r.Needs, c)
+		}
+	}
+	for _, p := range []string{"cpu", "smoke"} {
+		runs, err := tg.Plan(Profiles[p], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if !strings.HasPrefix(r.Needs, "needs: imagenet") {
+				t.Errorf("%s profile, %s: needs %q, want imagenet", p, r.Cell.Label(), r.Needs)
+			}
+		}
 	}
 }

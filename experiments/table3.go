@@ -9,7 +9,13 @@ func init() {
 		Name: "table3", Title: "Table 3: SGD, SAM and G-RST (p = 0.5)",
 		About: "{ResNet-18, WRN-28-10, ViT-S16} × {CIFAR-10, CIFAR-100} × {SGD, SAM, G-RST constant 0.5 with GNR of degree 2ρ}",
 		Cells: func() []Cell {
-			return cross([]string{ResNet18, WRN2810, ViTS}, []string{CIFAR10, CIFAR100}, specs(SGD, SAM, GRST("constant:0.5")))
+			cells := cross([]string{ResNet18, WRN2810, ViTS}, []string{CIFAR10, CIFAR100}, specs(SGD, SAM, GRST("constant:0.5")))
+			for i := range cells {
+				if cells[i].Model == ViTS {
+					cells[i].Recipe = RecipeViTLong
+				}
+			}
+			return cells
 		},
 		Render: func(r *Results) (Output, error) {
 			t := methodTable(r, "table3", "Table 3: SGD, SAM and G-RST (p = 0.5)", r.Target.Cells(), officialLog)

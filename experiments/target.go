@@ -21,10 +21,14 @@ import (
 type Cell struct {
 	Model, Data string // the paper's names (ResNet18, CIFAR10, ...)
 	Method      optim.Spec
-	Augment     string  // "" = the profile's default
-	X           float64 // the cell's position on a figure's axis: its expected Δη, or its schedule's parameter when Param
-	Param       bool    // X is the schedule's parameter (a group whose members all have one Δη)
-	Series      string  // the figure series or table group the cell belongs to
+	Augment     string // "" = the profile's default
+	// Recipe picks one of a model's training recipes where the paper uses
+	// two: RecipeViTLong is Table 3's ViT setting (1200 epochs, mixup);
+	// "" is the model's usual one (see applyRecipe).
+	Recipe string
+	X      float64 // the cell's position on a figure's axis: its expected Δη, or its schedule's parameter when Param
+	Param  bool    // X is the schedule's parameter (a group whose members all have one Δη)
+	Series string  // the figure series or table group the cell belongs to
 }
 
 // Label names the cell in messages.
@@ -245,7 +249,7 @@ func (r *Results) Stat(c Cell) Stat {
 }
 
 func sameCell(a, b Cell) bool {
-	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.X == b.X && a.Param == b.Param && a.Series == b.Series &&
+	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.Recipe == b.Recipe && a.X == b.X && a.Param == b.Param && a.Series == b.Series &&
 		a.Method.Name == b.Method.Name && a.Method.Sharp == b.Method.Sharp && a.Method.Schedule == b.Method.Schedule &&
 		a.Method.Rho == b.Method.Rho && fmt.Sprint(a.Method.Params) == fmt.Sprint(b.Method.Params)
 }
