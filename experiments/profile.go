@@ -125,7 +125,9 @@ func PaperDefaults(c *train.Config, given map[string]bool) []string {
 		}
 	}
 	apply("batch", func() { c.Batch = 256 }, "256")
-	apply("init", func() { c.Init = "official" }, "official")
+	if !strings.HasPrefix(c.Model, "vit-") { // the ViT keeps its own initialisation, as in the paper profile's ViT cells
+		apply("init", func() { c.Init = "official" }, "official")
+	}
 	apply("opt-clip", func() { c.OptClip = 2 }, "2")
 	apply("warmup-style", func() { c.WarmupStyle = "official" }, "official")
 	before := c.Method.Params

@@ -90,6 +90,11 @@ func TestPaperDefaults(t *testing.T) {
 	if k.Method.Params["normalized"] != 0 {
 		t.Error("a --param the user gave was overridden")
 	}
+	v := train.Defaults()
+	v.Model = "vit-s16"
+	if applied := PaperDefaults(&v, nil); v.Init != "" || strings.Contains(strings.Join(applied, " "), "--init") {
+		t.Errorf("a ViT got the CNNs' official initialisation: init %q, applied %q", v.Init, applied)
+	}
 }
 
 // checkViTRecipe: SPEC §3's ViT setting, Adam with decoupled decay 0.3 at lr
