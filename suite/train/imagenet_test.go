@@ -52,7 +52,8 @@ func imageNetConfig(dir string) Config {
 }
 
 // An ImageNet run streams its batches from the folders: it trains, evaluates
-// on val, records the splits' manifests, and is reproducible.
+// on val, records the splits' manifests, and is reproducible, with or
+// without prefetching.
 func TestImageNetRunFromFolders(t *testing.T) {
 	root := t.TempDir()
 	writeFolder(t, root, map[string]int{"train": 6, "val": 2})
@@ -69,7 +70,10 @@ func TestImageNetRunFromFolders(t *testing.T) {
 			t.Fatalf("manifest %+v does not identify a split under %s", d, root)
 		}
 	}
+	// The same without decoding the next batch during each step.
+	prefetchFolders = false
 	again, err := Run(context.Background(), cfg, nil)
+	prefetchFolders = true
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,10 @@ type trainer struct {
 	subX    map[int]*nn.Tensor
 	subHost []float32
 	subLab  []int32
+	// prefetching decodes the next batch during each step (a folder
+	// source); pending is that batch, spare its buffers once taken.
+	prefetching    bool
+	pending, spare *prefetched
 	// Mixup's state for the loaded batch (see mixBatch).
 	mixLambda float32
 	mixLabels []int32
@@ -138,6 +142,8 @@ func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progr
 	if err != nil {
 		return nil, nil, err
 	}
+	_, isFolder := trainSrc.(folderSource) // in-memory sets fill in microseconds
+	t.prefetching = isFolder && prefetchFolders
 	b, net, method := t.b, t.net, t.method
 	perEpoch, total, epochs := t.length()
 
@@ -180,6 +186,9 @@ func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progr
 			}
 			if err := t.load(order[i*cfg.Batch:(i+1)*cfg.Batch], e); err != nil {
 				return nil, nil, err
+			}
+			if t.prefetching && i+1 < perEpoch && t.step+1 < total {
+				t.prefetch(order[(i+1)*cfg.Batch:(i+2)*cfg.Batch], e)
 			}
 			res := t.methodStep(sc, total)
 			if err := t.b.Err(); err != nil { // once per step: a failed kernel must not become a result
@@ -317,8 +326,12 @@ func newTrainerOn(cfg Config, src source) (*trainer, error) {
 
 // load fills the step's batch with the samples idx of epoch e.
 func (t *trainer) load(idx []int, e int) error {
-	if err := t.src.Fill(t.host, t.labels, idx, t.cfg.Seed, e); err != nil {
-		return fmt.Errorf("loading the batch of step %d: %w", t.step, err)
+	if took, err := t.takePrefetched(idx, e); err != nil {
+		return err
+	} else if !took {
+		if err := t.src.Fill(t.host, t.labels, idx, t.cfg.Seed, e); err != nil {
+			return fmt.Errorf("loading the batch of step %d: %w", t.step, err)
+		}
 	}
 	if t.cfg.Mixup > 0 {
 		t.mixBatch(len(idx))
