@@ -80,6 +80,24 @@ bench-peer: build
 	@test -n "$(PEER_PYTHON)" || { echo "bench-peer: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
 	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models $(PEER_MODELS) --rounds $(PEER_ROUNDS) --steps $(PEER_STEPS)
 
+# The ImageNet-size models, ResNet-50 and ViT-S/16 at 224×224, batch 16.
+.PHONY: bench-peer-imagenet
+bench-peer-imagenet: build
+	@test -n "$(PEER_PYTHON)" || { echo "bench-peer-imagenet: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
+	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models resnet50,vit-s16 --data imagenet --batch 16 --rounds 2 --steps 2
+
+# The small ViT on MNIST with AdamW as the base of SGD, RST (p = 0.5) and
+# SAM, then on Fashion-MNIST beside the small CNN (bench/vit/README.md).
+VIT_RECORDS ?= bench/vit/records
+VIT_FLAGS = --model vit-mini --optimizer adamw --lr 3e-3 --l2 0 --wd 0.05 --epochs 5 --batch 128 --seed 1
+.PHONY: vit-mnist
+vit-mnist: build
+	$(RST) train $(VIT_FLAGS) --data mnist --method sgd --out $(VIT_RECORDS)/mnist-vit-mini-sgd.json
+	$(RST) train $(VIT_FLAGS) --data mnist --method rst --schedule constant:0.5 --out $(VIT_RECORDS)/mnist-vit-mini-rst0.5.json
+	$(RST) train $(VIT_FLAGS) --data mnist --method sam --out $(VIT_RECORDS)/mnist-vit-mini-sam.json
+	$(RST) train $(VIT_FLAGS) --data fashion-mnist --method sgd --out $(VIT_RECORDS)/fashion-vit-mini-sgd.json
+	$(RST) train --model smallcnn --data fashion-mnist --method sgd --epochs 5 --batch 128 --seed 1 --out $(VIT_RECORDS)/fashion-smallcnn-sgd.json
+
 vet:
 	$(GO) vet $(TAGS) ./...
 

@@ -22,6 +22,7 @@ func init() {
 const dataUsage = `usage:
   rst data fetch NAME [--data-dir D] [--force]   get NAME into the data dir, checked
   rst data info [NAME] [--data-dir D]           where each dataset comes from, its files and counts
+  rst data info imagenet [--data-dir D]         ImageNet's train/ and val/ folders: counts and manifests
 
 NAME is mnist, fashion-mnist, cifar10 or cifar100. fetch checks what is
 already there and replaces only what is bad; --force replaces it all:
@@ -38,6 +39,10 @@ D/cifar-10-batches-bin/, D/cifar-100-binary/): there is no fallback. Without
 --data-dir, MNIST missing from the data dir is copied there from the module
 cache on first use, and Fashion-MNIST is also looked for in Debian's folder.
 Every loaded file's SHA-256 is reported (info) and recorded.
+
+ImageNet cannot be fetched: put a copy at D/imagenet/train/<wnid>/*.JPEG and
+D/imagenet/val/<wnid>/*.JPEG (val sorted into class folders, as torchvision's
+ImageFolder reads it), or give --data-dir the folder holding train/ and val/.
 `
 
 func runData(args []string) error {
@@ -104,14 +109,14 @@ func runDataFetch(args []string) error {
 }
 
 func runDataInfo(args []string) error {
-	fs, dir := dataFlagSet("info", "info [mnist|fashion-mnist|cifar10|cifar100] [--data-dir D]")
+	fs, dir := dataFlagSet("info", "info [mnist|fashion-mnist|cifar10|cifar100|imagenet] [--data-dir D]")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	explicit := len(names) > 0
 	if !explicit {
-		names = data.Datasets
+		names = append(slices.Clone(data.Datasets), "imagenet")
 	}
 	if *dir == "" {
 		fmt.Printf("data dir: %s (default; --data-dir to choose another)\n", data.DefaultDir())
@@ -120,10 +125,14 @@ func runDataInfo(args []string) error {
 	}
 	var missing []string
 	for _, name := range names {
-		if !slices.Contains(data.Datasets, name) {
-			return fmt.Errorf("unknown dataset %q; known: %s", name, strings.Join(data.Datasets, ", "))
+		if !slices.Contains(data.Datasets, name) && name != "imagenet" {
+			return fmt.Errorf("unknown dataset %q; known: %s, imagenet", name, strings.Join(data.Datasets, ", "))
 		}
-		if err := printInfo(os.Stdout, name, *dir); err != nil {
+		info := printInfo
+		if name == "imagenet" {
+			info = printImageNetInfo
+		}
+		if err := info(os.Stdout, name, *dir); err != nil {
 			fmt.Printf("%s: absent or unreadable:\n  %v\n", name, err)
 			missing = append(missing, name)
 		}
@@ -152,6 +161,30 @@ func printInfo(w io.Writer, name, dir string) error {
 		for _, f := range s.Files {
 			fmt.Fprintf(w, "    %s  %10d  %s\n", f.SHA256, f.Bytes, filepath.Base(f.Path))
 		}
+	}
+	return nil
+}
+
+// printImageNetInfo lists ImageNet's folders as a run would open them
+// (nothing is decoded: a corrupt image shows when a batch reads it) and
+// prints the splits' counts and manifests.
+func printImageNetInfo(w io.Writer, _ string, dir string) error {
+	root := data.ImageNetRoot(dir)
+	train, val, err := data.OpenImageNet(root, 0, 1, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "imagenet: %s (JPEGs decoded per batch; not loaded into memory)\n", root)
+	for _, f := range []*data.Folder{train, val} {
+		h := f.Histogram()
+		ignored, examples := f.Ignored()
+		fmt.Fprintf(w, "  %-20s %8d images, %d classes (per class %d..%d), %d other files ignored",
+			filepath.Base(f.Dir()), f.Len(), len(h), slices.Min(h), slices.Max(h), ignored)
+		if ignored > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(examples, ", "))
+		}
+		m := f.Manifest()
+		fmt.Fprintf(w, "\n    %s  %10d  (SHA-256 of the file list with sizes)\n", m.SHA256, m.Bytes)
 	}
 	return nil
 }

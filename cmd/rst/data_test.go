@@ -45,7 +45,8 @@ func TestDataErrors(t *testing.T) {
 		{[]string{"fetch"}, []string{"want one dataset", "fashion-mnist"}},
 		{[]string{"fetch", "svhn", "--data-dir", empty}, []string{"svhn", "fashion-mnist"}},
 		{[]string{"info", "cifar10", "--data-dir", empty}, []string{"not usable: cifar10"}},
-		{[]string{"info", "imagenet"}, []string{"unknown dataset", "fashion-mnist"}},
+		{[]string{"info", "svhn"}, []string{"unknown dataset", "fashion-mnist", "imagenet"}},
+		{[]string{"info", "imagenet", "--data-dir", empty}, []string{"not usable: imagenet"}},
 		{[]string{"frobnicate"}, []string{"fetch or info"}},
 	} {
 		stderr := os.Stderr
@@ -67,5 +68,19 @@ func TestDataErrors(t *testing.T) {
 	err := printInfo(&bytes.Buffer{}, "fashion-mnist", empty)
 	if err == nil || !strings.Contains(err.Error(), "rst data fetch fashion-mnist --data-dir "+empty) {
 		t.Errorf("info on an empty dir: %v", err)
+	}
+}
+
+// rst data info imagenet lists the committed tiny ImageNet tree.
+func TestDataInfoImageNet(t *testing.T) {
+	var b strings.Builder
+	if err := printImageNetInfo(&b, "imagenet", filepath.Join("..", "..", "testdata")); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"imagenet: ", "train", "val", "3 classes", "SHA-256 of the file list"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info lacks %q:\n%s", want, out)
+		}
 	}
 }

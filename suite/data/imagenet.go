@@ -207,6 +207,19 @@ func OpenFolder(dir string, classes []string, opt FolderOptions) (*Folder, error
 	return f, nil
 }
 
+// ImageNetRoot is the folder that holds ImageNet's train/ and val/: dataDir
+// itself when it has a train/ folder, else its imagenet/ sub-folder; with
+// dataDir "", DefaultDir()'s imagenet/.
+func ImageNetRoot(dataDir string) string {
+	if dataDir == "" {
+		return filepath.Join(DefaultDir(), ImageNetDir)
+	}
+	if st, err := os.Stat(filepath.Join(dataDir, "train")); err == nil && st.IsDir() {
+		return dataDir
+	}
+	return filepath.Join(dataDir, ImageNetDir)
+}
+
 // OpenImageNet opens root/train (classes discovered, training transform)
 // and root/val (the same classes, evaluation transform) at side size, with
 // workers decode goroutines per FillBatch and the onCorrupt policy

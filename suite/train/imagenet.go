@@ -3,8 +3,6 @@ package train
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/rst-bench/rst/suite/data"
 )
@@ -37,19 +35,6 @@ func (s folderSource) Fill(dst []float32, labels []int32, idx []int, seed uint64
 // hashing a million images' contents would take longer than an epoch.
 func (s folderSource) Files() []data.FileSum { return []data.FileSum{s.f.Manifest()} }
 
-// imageNetRoot is the folder holding train/ and val/: the --data-dir
-// itself when it has them, else its imagenet/ sub-folder; without
-// --data-dir, the default data dir's imagenet/.
-func imageNetRoot(dataDir string) string {
-	if dataDir == "" {
-		return filepath.Join(data.DefaultDir(), data.ImageNetDir)
-	}
-	if st, err := os.Stat(filepath.Join(dataDir, "train")); err == nil && st.IsDir() {
-		return dataDir
-	}
-	return filepath.Join(dataDir, data.ImageNetDir)
-}
-
 // runImageNet trains on ImageNet read from its folders.
 func runImageNet(ctx context.Context, cfg Config, progress Progress) (*Record, error) {
 	if cfg.Augment != ImageNetAugment {
@@ -62,7 +47,7 @@ func runImageNet(ctx context.Context, cfg Config, progress Progress) (*Record, e
 	if size == 0 {
 		size = data.ImageNetSize
 	}
-	tr, val, err := data.OpenImageNet(imageNetRoot(cfg.DataDir), size, 0, cfg.OnCorrupt)
+	tr, val, err := data.OpenImageNet(data.ImageNetRoot(cfg.DataDir), size, 0, cfg.OnCorrupt)
 	if err != nil {
 		return nil, err
 	}
