@@ -119,6 +119,9 @@ func TestTable4ImageNetRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := tg.Seeds(Profiles["paper"], 0); n != 3 {
+		t.Errorf("table4 runs %d seeds in the paper profile, want the paper's 3", n)
+	}
 	runs, err := tg.Plan(Profiles["paper"], 1)
 	if err != nil {
 		t.Fatal(err)

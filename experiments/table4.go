@@ -7,7 +7,8 @@ import (
 func init() {
 	register(&Target{
 		Name: "table4", Title: "Table 4: ImageNet, ResNet-50 and ResNet-101",
-		About: "{ResNet-50, ResNet-101} × ImageNet × {SGD, SAM, G-RST constant 0.5}, three seeds",
+		About:      "{ResNet-50, ResNet-101} × ImageNet × {SGD, SAM, G-RST constant 0.5}, three seeds",
+		PaperSeeds: 3,
 		Cells: func() []Cell {
 			return cross([]string{ResNet50, ResNet101}, []string{ImageNet}, specs(SGD, SAM, GRST("constant:0.5")))
 		},

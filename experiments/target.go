@@ -49,6 +49,10 @@ type Target struct {
 	// Sweep marks a long parameter sweep, which a profile may run on
 	// fewer seeds by default (Profile.SweepSeeds).
 	Sweep bool
+	// PaperSeeds, when set, is the paper's own seed count for this target
+	// where it is not the usual five (Table 4: three), the paper profile's
+	// default for it.
+	PaperSeeds int
 }
 
 // Seeds is the number of seeds t runs in profile p: n when positive, else
@@ -59,6 +63,8 @@ func (t *Target) Seeds(p *Profile, n int) int {
 		return n
 	case t.Sweep && p.SweepSeeds > 0:
 		return p.SweepSeeds
+	case t.PaperSeeds > 0 && p.Name == "paper":
+		return t.PaperSeeds
 	}
 	return p.Seeds
 }

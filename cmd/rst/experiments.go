@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -37,7 +38,7 @@ type expFlags struct {
 
 func (f *expFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "cpu", "scale of the run matrix: "+strings.Join(experiments.ProfileNames, ", "))
-	fs.IntVar(&f.seeds, "seeds", 0, "seeds 1..N for every target (0 = the profile's default: 5 for paper and cpu, 3 for cpu's figure2 and figure3 sweeps, 2 for smoke)")
+	fs.IntVar(&f.seeds, "seeds", 0, "seeds 1..N for every target (0 = the profile's default: 5 for paper and cpu, 3 for cpu's figure2 and figure3 sweeps and for the paper's table4, 2 for smoke)")
 	def := os.Getenv("RST_RESULTS")
 	if def == "" {
 		def = "results"
@@ -219,7 +220,7 @@ func runRun(args []string) error {
 		if i < 0 {
 			all, _, _ := missingRuns(st, p, ts, f.seeds, true)
 			if !slices.ContainsFunc(all, func(r experiments.Planned) bool { return r.ID == only }) {
-				return fmt.Errorf("--id %s: not a run of %s in the %s profile with %s (rst plan lists them)", only, strings.Join(names, " "), p.Name, seedsText(p, f.seeds))
+				return fmt.Errorf("--id %s: not a run of %s in the %s profile with %s (rst plan lists them)", only, strings.Join(names, " "), p.Name, seedsText(p, names, f.seeds))
 			}
 			fmt.Fprintf(os.Stderr, "skip %s: done\n", only)
 			return nil
@@ -227,7 +228,7 @@ func runRun(args []string) error {
 		todo = todo[i : i+1]
 		noRender = true
 	}
-	fmt.Fprintf(os.Stderr, "%s profile, %s: %d of %d runs to train, store %s\n", p.Name, seedsText(p, f.seeds), len(todo), total, st.Dir)
+	fmt.Fprintf(os.Stderr, "%s profile, %s: %d of %d runs to train, store %s\n", p.Name, seedsText(p, names, f.seeds), len(todo), total, st.Dir)
 	if err := trainAll(ctx, st, f, names, todo, jobs, force); err != nil {
 		return err
 	}
@@ -489,7 +490,7 @@ func runPlan(args []string) error {
 		return err
 	}
 	if !slurm {
-		fmt.Printf("%s profile, %s: %d of %d runs missing in %s\n", p.Name, seedsText(p, f.seeds), len(todo), total, st.Dir)
+		fmt.Printf("%s profile, %s: %d of %d runs missing in %s\n", p.Name, seedsText(p, names, f.seeds), len(todo), total, st.Dir)
 		for _, r := range todo {
 			fmt.Printf("%s  %s, seed %d\n", r.ID, r.Cell.Label(), r.Seed)
 		}
@@ -517,7 +518,7 @@ func runPlan(args []string) error {
 // a task runs the same run whatever the store holds by then; a run that
 // another task or worker finished is skipped.
 func writeSlurm(w io.Writer, rst, results, profile string, f *expFlags, names []string, todo []experiments.Planned) error {
-	fmt.Fprintf(w, "#!/bin/bash\n# %s profile, %s, targets %s: %d missing runs.\n", profile, seedsText(experiments.Profiles[profile], f.seeds), strings.Join(names, " "), len(todo))
+	fmt.Fprintf(w, "#!/bin/bash\n# %s profile, %s, targets %s: %d missing runs.\n", profile, seedsText(experiments.Profiles[profile], names, f.seeds), strings.Join(names, " "), len(todo))
 	if len(todo) == 0 {
 		fmt.Fprintf(w, "echo 'nothing to run: every run of %s is in %s'\nexit 0\n", strings.Join(names, " "), results)
 		return nil
@@ -548,14 +549,32 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// seedsText says how many seeds a command runs: n, or the profile's
-// defaults when n is 0.
-func seedsText(p *experiments.Profile, n int) string {
-	switch {
-	case n > 0:
-		return fmt.Sprintf("%d seeds", n)
-	case p.SweepSeeds > 0 && p.SweepSeeds != p.Seeds:
-		return fmt.Sprintf("default seeds (%d; %d for the sweeps)", p.Seeds, p.SweepSeeds)
+// seedsText says how many seeds the targets names run in profile p: one
+// count when they agree, else the most common one and the exceptions
+// (figure2 and figure3 on the cpu profile, table4 on the paper's).
+func seedsText(p *experiments.Profile, names []string, n int) string {
+	count := map[int][]string{}
+	for _, name := range names {
+		t, err := experiments.Lookup(name)
+		if err != nil || t.Cells == nil {
+			continue
+		}
+		k := t.Seeds(p, n)
+		count[k] = append(count[k], name)
 	}
-	return fmt.Sprintf("%d seeds", p.Seeds)
+	if len(count) == 0 {
+		count[max(n, p.Seeds)] = nil
+	}
+	keys := slices.Collect(maps.Keys(count))
+	slices.Sort(keys) // a tie in counts shows the smaller number first
+	slices.SortStableFunc(keys, func(a, b int) int { return len(count[b]) - len(count[a]) })
+	text := fmt.Sprintf("%d seeds", keys[0])
+	var rest []string
+	for _, k := range keys[1:] {
+		rest = append(rest, fmt.Sprintf("%d for %s", k, strings.Join(count[k], ", ")))
+	}
+	if len(rest) > 0 {
+		text += " (" + strings.Join(rest, "; ") + ")"
+	}
+	return text
 }
