@@ -105,6 +105,11 @@ else
 	printf 'peer\tskipped (no PyTorch with CUDA)\t0\n' >>"$STATUS"
 fi
 
+# The ImageNet-size models, with what budget is left: ViT-S/16 exercises the
+# transformer kernels and the strided-batched GEMM at scale.
+step bench_vit_s16_tf32 30 "$RST" bench --model vit-s16 --data imagenet --batch 128 --bench-steps 5 --device cuda-tf32 --json
+step bench_resnet50_tf32 30 "$RST" bench --model resnet50 --data imagenet --batch 128 --bench-steps 5 --device cuda-tf32 --json
+
 "$PY" "$HERE/summary.py" "$OUT" >"$OUT/summary.txt" 2>&1 || {
 	echo "summary.py failed; raw step status:" >>"$OUT/summary.txt"
 	cat "$STATUS" >>"$OUT/summary.txt"

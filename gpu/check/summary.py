@@ -103,3 +103,12 @@ if single and conc:
     many = sum(256 / (c["mean_step_ms"] / 1e3) for c in conc)
     p(f"  5 concurrent ResNet-18 SGD (TF32): {many:.0f} img/s vs one alone {one:.0f} img/s = {many / one:.2f}x "
       f"({len(conc)} of 5 finished; want >= 2x)")
+
+p("\nImageNet-size models (TF32, batch 128, synthetic 224x224 inputs):")
+for name in ("vit_s16", "resnet50"):
+    r = load(f"bench_{name}_tf32.out")
+    if r:
+        p(f"  {r['model']:10s} fwd+bwd {r['fwd_bwd_ms']:.1f} ms ({r['gflops']:.0f} GFLOP/s), "
+          f"{128 / (r['mean_step_ms'] / 1e3):.0f} img/s training")
+    else:
+        p(f"  {name}: no result (see bench_{name}_tf32.err)")
