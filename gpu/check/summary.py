@@ -109,6 +109,6 @@ for name in ("vit_s16", "resnet50"):
     r = load(f"bench_{name}_tf32.out")
     if r:
         p(f"  {r['model']:10s} fwd+bwd {r['fwd_bwd_ms']:.1f} ms ({r['gflops']:.0f} GFLOP/s), "
-          f"{128 / (r['mean_step_ms'] / 1e3):.0f} img/s training")
+          f"{r['batch'] / (r['mean_step_ms'] / 1e3):.0f} img/s training")
     else:
         p(f"  {name}: no result (see bench_{name}_tf32.err)")
