@@ -172,6 +172,25 @@ extern "C" __global__ void bn_apply(const float* x, float* y, const float* scale
     }
 }
 
+// store_col_pair ends a two-sum column reduction over a 32×8 block: each
+// thread's sums (a, b) of column c go through shared memory (s, q), and row
+// 0 adds the 8 rows' in order and stores them as chunk blockIdx.y's pair,
+// rows 2k and 2k+1 of part. Every thread of the block must call it.
+__device__ void store_col_pair(double (*s)[33], double (*q)[33], double a, double b, int c, int cols, double* part) {
+    s[threadIdx.y][threadIdx.x] = a;
+    q[threadIdx.y][threadIdx.x] = b;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        double ta = 0.0, tb = 0.0;
+        for (int k = 0; k < 8; k++) {
+            ta += s[k][threadIdx.x];
+            tb += q[k][threadIdx.x];
+        }
+        part[(long long)(2 * blockIdx.y) * cols + c] = ta;
+        part[(long long)(2 * blockIdx.y + 1) * cols + c] = tb;
+    }
+}
+
 // bn_grad_partial: per chunk and column, Σ g and Σ g·x with g = dy masked
 // by y > 0 under a fused ReLU. Same grid as col_partial; part holds
 // 2·chunks rows: chunk k's Σg in row 2k, Σg·x in row 2k+1.
@@ -191,18 +210,7 @@ extern "C" __global__ void bn_grad_partial(const float* x, const float* y, const
             b += (double)g * (double)x[i];
         }
     }
-    s[threadIdx.y][threadIdx.x] = a;
-    q[threadIdx.y][threadIdx.x] = b;
-    __syncthreads();
-    if (threadIdx.y == 0 && c < cols) {
-        double ta = 0.0, tb = 0.0;
-        for (int k = 0; k < 8; k++) {
-            ta += s[k][threadIdx.x];
-            tb += q[k][threadIdx.x];
-        }
-        part[(long long)(2 * blockIdx.y) * cols + c] = ta;
-        part[(long long)(2 * blockIdx.y + 1) * cols + c] = tb;
-    }
+    store_col_pair(s, q, a, b, c, cols, part);
 }
 
 // bn_grad_finish: dγ, dβ and the three per-channel coefficients of
@@ -583,18 +591,7 @@ extern "C" __global__ void ln_grad_partial(const float* x, const float* dy, cons
             b += (double)dy[i];
         }
     }
-    s[threadIdx.y][threadIdx.x] = a;
-    q[threadIdx.y][threadIdx.x] = b;
-    __syncthreads();
-    if (threadIdx.y == 0 && c < cols) {
-        double ta = 0.0, tb = 0.0;
-        for (int k = 0; k < 8; k++) {
-            ta += s[k][threadIdx.x];
-            tb += q[k][threadIdx.x];
-        }
-        part[(long long)(2 * blockIdx.y) * cols + c] = ta;
-        part[(long long)(2 * blockIdx.y + 1) * cols + c] = tb;
-    }
+    store_col_pair(s, q, a, b, c, cols, part);
 }
 
 // ln_grad_finish: dγ and dβ, the chunks added in order.
