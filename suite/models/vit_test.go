@@ -2,7 +2,6 @@ package models
 
 import (
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -237,57 +236,6 @@ func TestViTModelGradient(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkModelGradient(t, "vit (narrow)", root, []int{8, 8, 2}, 5)
-}
-
-// Pooled input gradients give vit-mini the same gradient, bit for bit, as
-// one buffer per layer, with far fewer buffers than layers.
-func TestViTGradPool(t *testing.T) {
-	in := []int{28, 28, 1}
-	grads := func(pool *nn.GradPool) ([]float32, int) {
-		b := nn.NewCPU()
-		net, err := New(b, "vit-mini", in, 10, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const batch = 4
-		x := b.New(append([]int{batch}, in...)...)
-		r := rand.New(rand.NewPCG(1, 2))
-		labels := make([]int32, batch)
-		dl := b.New(batch, 10)
-		for pass := range 2 {
-			for i := range x.Data {
-				x.Data[i] = float32(r.NormFloat64())
-			}
-			for i := range labels {
-				labels[i] = int32(r.IntN(10))
-			}
-			p := &nn.Pass{B: b, Train: true, Dropout: nn.DropoutKey(1, pass, 0), Grads: pool}
-			b.SoftmaxCrossEntropy(net.Forward(p, x), labels, 0, dl, nil)
-			net.Backward(p, dl)
-		}
-		return append([]float32(nil), net.G.Data...), countLayers(net.Root)
-	}
-	want, layers := grads(nil)
-	pool := &nn.GradPool{}
-	got, _ := grads(pool)
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("gradient element %d: %v with the pool, %v without", i, got[i], want[i])
-		}
-	}
-	if pool.Len() == 0 || 2*pool.Len() > layers {
-		t.Errorf("%d layers used %d pooled buffers: want at most half as many", layers, pool.Len())
-	}
-}
-
-func countLayers(l nn.Layer) int {
-	n := 1
-	if c, ok := l.(nn.Container); ok {
-		for _, ch := range c.Children() {
-			n += countLayers(ch)
-		}
-	}
-	return n
 }
 
 // FLOPs: ViT-S/16 at 224×224 is about 4.6 GFLOP per image forward (timm

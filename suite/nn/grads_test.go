@@ -12,7 +12,8 @@ import (
 // Pooled input-gradient buffers must give the same gradient, bit for bit,
 // as one buffer per layer, on models with every kind of layer the suite
 // has (residual blocks with and without projections, pre-activation WRN
-// blocks, the official zero-padding shortcut, dropout, flatten), over two
+// blocks, the official zero-padding shortcut, dropout, flatten, and the
+// ViT's attention and token layers), over two
 // passes so that reused buffers start with stale content; and they must
 // need far fewer buffers than there are layers (`make bench-peer` measures
 // the peak memory this saves).
@@ -26,6 +27,7 @@ func TestGradPoolSameGradientsFewerBuffers(t *testing.T) {
 		{"wrn10-1-official", []int{8, 8, 1}},
 		{"vgg16-bn", []int{32, 32, 3}},
 		{"mlp", []int{28, 28, 1}},
+		{"vit-mini", []int{28, 28, 1}}, // pre-norm residuals ending in dropout, attention, tokens
 	} {
 		t.Run(c.model, func(t *testing.T) {
 			grads := func(pool *nn.GradPool) ([]float32, int) {
