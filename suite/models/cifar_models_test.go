@@ -231,23 +231,7 @@ func TestCIFARModelsForwardBackward(t *testing.T) {
 		}
 		b.Fill(net.G, 0)
 		net.Backward(p, d)
-		for _, v := range net.G.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				t.Fatalf("%s: non-finite gradient", name)
-			}
-		}
-		for i, prm := range net.Params {
-			nonzero := false
-			for _, v := range prm.G.Data {
-				if v != 0 {
-					nonzero = true
-					break
-				}
-			}
-			if !nonzero {
-				t.Errorf("%s: parameter %d (%s %v) has an all-zero gradient", name, i, prm.Name, prm.Shape)
-			}
-		}
+		checkGradientsLive(t, name, net)
 	}
 }
 
@@ -259,6 +243,29 @@ func TestCIFARModelsDescribeTheirChoices(t *testing.T) {
 	} {
 		if !strings.Contains(About(name), want) {
 			t.Errorf("About(%q) = %q: should mention %q", name, About(name), want)
+		}
+	}
+}
+
+// checkGradientsLive fails when a gradient is not finite or a parameter's
+// gradient is all zero (a layer cut off from the loss).
+func checkGradientsLive(t *testing.T, name string, net *nn.Net) {
+	t.Helper()
+	for _, v := range net.G.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("%s: non-finite gradient", name)
+		}
+	}
+	for i, prm := range net.Params {
+		nonzero := false
+		for _, v := range prm.G.Data {
+			if v != 0 {
+				nonzero = true
+				break
+			}
+		}
+		if !nonzero {
+			t.Errorf("%s: parameter %d (%s %v) has an all-zero gradient", name, i, prm.Name, prm.Shape)
 		}
 	}
 }

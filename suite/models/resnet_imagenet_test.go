@@ -264,23 +264,7 @@ func TestImageNetModelsForwardBackward(t *testing.T) {
 		}
 		b.Fill(net.G, 0)
 		net.Backward(p, d)
-		for _, v := range net.G.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				t.Fatalf("%s: non-finite gradient", c.name)
-			}
-		}
-		for i, prm := range net.Params {
-			nonzero := false
-			for _, v := range prm.G.Data {
-				if v != 0 {
-					nonzero = true
-					break
-				}
-			}
-			if !nonzero {
-				t.Errorf("%s: parameter %d (%s %v) has an all-zero gradient", c.name, i, prm.Name, prm.Shape)
-			}
-		}
+		checkGradientsLive(t, c.name, net)
 		t.Logf("%s%v: loss %.3f", c.name, c.in, loss)
 	}
 }
