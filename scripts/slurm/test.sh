@@ -94,6 +94,11 @@ out_dir=$(dirname "$out_pat")
 [[ -d $out_dir ]] || fail "the output directory $out_dir does not exist after planning: Slurm will not create it, and a mkdir inside the script runs too late (every task fails with exit code 0:53); the plan command must create it"
 step "planned $n runs: ${IDS[*]}"
 
+# Jobs left from an earlier session hold the one node, and this array
+# would wait behind them until the timeout: name them now.
+others=$(squeue -h -o '%i (%j, %T for %M)' 2>/dev/null | paste -sd' ' || true)
+[[ -z $others ]] || step "note: the cluster already runs other jobs, which this array waits behind: $others (scancel ID if they are stale)"
+
 step "sbatch --parsable < plan.sh"
 JOB=$(sbatch --parsable <"$WORK/plan.sh") || fail "sbatch refused the plan script ($WORK/plan.sh)"
 JOB=${JOB%%;*}
@@ -111,7 +116,7 @@ while :; do
 	if ((SECONDS > deadline)); then
 		squeue -j "$JOB" >&2 || true
 		scancel "$JOB" || true
-		fail "job $JOB still running after ${TIMEOUT}s (set RST_SLURM_TIMEOUT); cancelled it; task logs in $out_dir"
+		fail "job $JOB still running after ${TIMEOUT}s (set RST_SLURM_TIMEOUT); cancelled it; task logs in $out_dir${others:+; other jobs held the node from the start: $others}"
 	fi
 	sleep 2
 done
