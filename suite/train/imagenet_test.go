@@ -2,43 +2,22 @@ package train
 
 import (
 	"context"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rst-bench/rst/suite/data"
 	"github.com/rst-bench/rst/suite/optim"
 )
 
-// writeFolder writes a small ImageNet-style tree: root/{train,val}/<class>/
-// with JPEGs whose colour depends on the class, so that a model can learn.
+// writeFolder writes a small ImageNet-style tree, root/{train,val}/<class>/,
+// of two classes with perClass[split] synthetic JPEGs each.
 func writeFolder(t *testing.T, root string, perClass map[string]int) {
 	t.Helper()
 	for split, n := range perClass {
-		for c, class := range []string{"n001", "n002"} {
-			dir := filepath.Join(root, split, class)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for i := range n {
-				img := image.NewRGBA(image.Rect(0, 0, 40+4*i, 30+2*i))
-				for y := range img.Bounds().Dy() {
-					for x := range img.Bounds().Dx() {
-						img.Set(x, y, color.RGBA{uint8(200 * c), uint8(3 * x), uint8(5 * y), 255})
-					}
-				}
-				f, err := os.Create(filepath.Join(dir, class+"_"+string(rune('a'+i))+".JPEG"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 90}); err != nil {
-					t.Fatal(err)
-				}
-				f.Close()
-			}
+		if err := data.WriteImageFolder(filepath.Join(root, split), []string{"n001", "n002"}, n, 40, 30, 90, 1); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -89,7 +68,7 @@ func TestImageNetRunFromFolders(t *testing.T) {
 func TestImageNetCorruptImage(t *testing.T) {
 	root := t.TempDir()
 	writeFolder(t, root, map[string]int{"train": 4, "val": 1})
-	bad := filepath.Join(root, "train", "n002", "n002_b.JPEG")
+	bad := filepath.Join(root, "train", "n002", "n002_1.JPEG")
 	if err := os.WriteFile(bad, []byte("not a jpeg"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +82,7 @@ func TestImageNetCorruptImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Provenance.Skipped) != 1 || !strings.Contains(rec.Provenance.Skipped[0], "n002_b.JPEG") {
+	if len(rec.Provenance.Skipped) != 1 || !strings.Contains(rec.Provenance.Skipped[0], "n002_1.JPEG") {
 		t.Fatalf("skipped %v, want the corrupt file", rec.Provenance.Skipped)
 	}
 }

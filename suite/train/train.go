@@ -91,18 +91,9 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	aug, ok := Augmentations[cfg.Augment]
-	if !ok {
-		return nil, nil, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
-	}
-	if err := aug.Validate(trainSet); err != nil {
-		return nil, nil, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
-	}
-	if cfg.Subset > 0 {
-		var err error
-		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
-			return nil, nil, fmt.Errorf("--subset: %w", err)
-		}
+	trainSrc, err := trainSource(cfg, trainSet)
+	if err != nil {
+		return nil, nil, err
 	}
 	if cfg.TestSubset > 0 {
 		var err error
@@ -110,7 +101,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 			return nil, nil, fmt.Errorf("--test-subset: %w", err)
 		}
 	}
-	return runSources(ctx, cfg, setSource{trainSet, aug}, setSource{set: testSet}, progress)
+	return runSources(ctx, cfg, trainSrc, setSource{set: testSet}, progress)
 }
 
 // runSources trains on splits that are already subset and augmented as the
@@ -262,20 +253,30 @@ func (t *trainer) length() (perEpoch, total, epochs int) {
 // newTrainer checks the config against the training set and builds the
 // model, method and optimizer with their buffers.
 func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
-	var err error
+	src, err := trainSource(cfg, trainSet)
+	if err != nil {
+		return nil, err
+	}
+	return newTrainerOn(cfg, src)
+}
+
+// trainSource is an in-memory training set as the config uses it: its
+// --subset, with the --augment checked against its shape.
+func trainSource(cfg Config, trainSet *data.Set) (setSource, error) {
 	aug, ok := Augmentations[cfg.Augment]
 	if !ok {
-		return nil, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
+		return setSource{}, fmt.Errorf("--augment %q: choose none, crop-flip, crop-flip-cutout or crop-flip-cutout-batch", cfg.Augment)
 	}
 	if err := aug.Validate(trainSet); err != nil {
-		return nil, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
+		return setSource{}, fmt.Errorf("--augment %s: %w", cfg.Augment, err)
 	}
 	if cfg.Subset > 0 {
+		var err error
 		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
-			return nil, fmt.Errorf("--subset: %w", err)
+			return setSource{}, fmt.Errorf("--subset: %w", err)
 		}
 	}
-	return newTrainerOn(cfg, setSource{trainSet, aug})
+	return setSource{trainSet, aug}, nil
 }
 
 // newTrainerOn is newTrainer on a split already subset and augmented.
