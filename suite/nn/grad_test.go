@@ -147,6 +147,29 @@ func TestLayerGradients(t *testing.T) {
 			return &Residual{Body: Seq(NewConv2D(2, 4, 3, 2, 1), NewBatchNorm(4)),
 				Shortcut: Seq(NewConv2D(2, 4, 1, 2, 0), NewBatchNorm(4))}
 		}, []int{2, 6, 6, 2}, false, false},
+		// the Vision Transformer's layers, a block and a small whole ViT
+		{"layernorm-tokens", func() Layer { return NewLayerNorm(5) }, []int{2, 3, 5}, false, false},
+		{"layernorm-2d", func() Layer { return NewLayerNorm(7) }, []int{4, 7}, false, false},
+		{"gelu", func() Layer { return &GELU{} }, []int{3, 4, 5}, false, false},
+		{"token-linear", func() Layer { return NewTokenLinear(5, 4) }, []int{2, 3, 5}, false, false},
+		{"attention-1head", func() Layer { return NewMultiHeadSelfAttention(4, 1) }, []int{2, 3, 4}, false, false},
+		{"attention-3heads", func() Layer { return NewMultiHeadSelfAttention(6, 3) }, []int{2, 5, 6}, false, false},
+		{"attention-dropout", func() Layer {
+			l := NewMultiHeadSelfAttention(4, 2)
+			l.Drop.P = 0.3
+			return l
+		}, []int{3, 4, 4}, false, false},
+		{"patch-embed", func() Layer { return NewPatchEmbed(2, 3, 2) }, []int{2, 4, 6, 2}, false, false},
+		{"patch-embed-remainder", func() Layer { return NewPatchEmbed(1, 2, 3) }, []int{1, 7, 6, 1}, false, false},
+		{"class-token", func() Layer { return NewClassToken(3, 4) }, []int{2, 3, 4}, false, false},
+		{"select-class-token", func() Layer { return &SelectClassToken{} }, []int{3, 4, 5}, false, false},
+		{"block", func() Layer { return NewTransformerBlock(4, 2, 6, 0) }, []int{2, 3, 4}, false, false},
+		{"block-dropout", func() Layer { return NewTransformerBlock(4, 2, 6, 0.2) }, []int{2, 3, 4}, false, false},
+		{"vit", func() Layer {
+			return Seq(NewPatchEmbed(1, 4, 2), NewClassToken(4, 4), &Dropout{P: 0.1},
+				NewTransformerBlock(4, 2, 8, 0.1), NewTransformerBlock(4, 2, 8, 0.1),
+				&SelectClassToken{}, NewLayerNorm(4), NewTokenLinear(4, 3))
+		}, []int{2, 4, 4, 1}, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -43,51 +43,6 @@ func TestFloat32ErfAndExp(t *testing.T) {
 	t.Logf("erf32 %.2f ulps, expNeg %.2f ulps", worstErf/0x1p-24, worstExp/0x1p-24)
 }
 
-func TestTransformerLayerGradients(t *testing.T) {
-	b := NewCPU()
-	cases := []struct {
-		name  string
-		layer func() Layer
-		in    []int
-	}{
-		{"layernorm-tokens", func() Layer { return NewLayerNorm(5) }, []int{2, 3, 5}},
-		{"layernorm-2d", func() Layer { return NewLayerNorm(7) }, []int{4, 7}},
-		{"gelu", func() Layer { return &GELU{} }, []int{3, 4, 5}},
-		{"token-linear", func() Layer { return NewTokenLinear(5, 4) }, []int{2, 3, 5}},
-		{"attention-1head", func() Layer { return NewMultiHeadSelfAttention(4, 1) }, []int{2, 3, 4}},
-		{"attention-3heads", func() Layer { return NewMultiHeadSelfAttention(6, 3) }, []int{2, 5, 6}},
-		{"attention-dropout", func() Layer {
-			l := NewMultiHeadSelfAttention(4, 2)
-			l.Drop.P = 0.3
-			return l
-		}, []int{3, 4, 4}},
-		{"patch-embed", func() Layer { return NewPatchEmbed(2, 3, 2) }, []int{2, 4, 6, 2}},
-		{"patch-embed-remainder", func() Layer { return NewPatchEmbed(1, 2, 3) }, []int{1, 7, 6, 1}},
-		{"class-token", func() Layer { return NewClassToken(3, 4) }, []int{2, 3, 4}},
-		{"select-class-token", func() Layer { return &SelectClassToken{} }, []int{3, 4, 5}},
-		{"block", func() Layer { return NewTransformerBlock(4, 2, 6, 0) }, []int{2, 3, 4}},
-		{"block-dropout", func() Layer { return NewTransformerBlock(4, 2, 6, 0.2) }, []int{2, 3, 4}},
-		{"vit", func() Layer {
-			return Seq(NewPatchEmbed(1, 4, 2), NewClassToken(4, 4), &Dropout{P: 0.1},
-				NewTransformerBlock(4, 2, 8, 0.1), NewTransformerBlock(4, 2, 8, 0.1),
-				&SelectClassToken{}, NewLayerNorm(4), NewTokenLinear(4, 3))
-		}, []int{2, 4, 4, 1}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(3, 4))
-			l := c.layer()
-			bind(b, l, r)
-			x := randTensor(b, r, c.in...)
-			checkGradients(t, l, x, func() *Pass {
-				p := trainPass()
-				p.B = b
-				return p
-			}, 2e-3, false)
-		})
-	}
-}
-
 // A linear layer on tokens [N, T, F] is the same layer on the N·T rows
 // of [N·T, F], bit for bit, forward and backward.
 func TestLinearOnTokensIsLinearOnRows(t *testing.T) {
