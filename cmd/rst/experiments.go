@@ -562,8 +562,12 @@ func seedsText(p *experiments.Profile, names []string, n int) string {
 		k := t.Seeds(p, n)
 		count[k] = append(count[k], name)
 	}
-	if len(count) == 0 {
-		count[max(n, p.Seeds)] = nil
+	if len(count) == 0 { // no target that trains: the flag's count, else the profile's
+		k := p.Seeds
+		if n > 0 {
+			k = n
+		}
+		count[k] = nil
 	}
 	keys := slices.Collect(maps.Keys(count))
 	slices.Sort(keys) // a tie in counts shows the smaller number first
