@@ -91,6 +91,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.Smoothing, "smoothing", cfg.Smoothing, "label smoothing")
 	fs.IntVar(&cfg.ImageSize, "image-size", cfg.ImageSize, "imagenet: the side of the training and evaluation crops (0 = 224)")
 	fs.StringVar(&cfg.OnCorrupt, "on-corrupt", cfg.OnCorrupt, "imagenet: what to do with an image that cannot be decoded: fail (stop, naming the file) or skip (report it and use the next image of its class)")
+	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate on the test split after every K-th epoch and the last (0 = every epoch)")
+	fs.Float64Var(&cfg.LabelNoise, "label-noise", cfg.LabelNoise, "replace this fraction of the training labels by another class drawn uniformly (symmetric noise from the run's seed; 0 = clean labels)")
 	fs.Float64Var(&cfg.Mixup, "mixup", cfg.Mixup, "mixup α: mix each batch with itself reversed, λ ~ Beta(α, α) per step (0 = off)")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
 	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")
@@ -202,6 +204,9 @@ func printSummary(w io.Writer, r *train.Record, out string) {
 	}
 	fmt.Fprintf(w, "run %s: %s %s on %s, %d steps\n", r.ID, r.Config.Method.Name, r.Config.Model, r.Config.Data, r.Steps)
 	fmt.Fprintf(w, "  test error %.2f%%, test loss %.4f\n", float64(r.TestError), float64(r.TestLoss))
+	if f := r.FinalTrain; f != nil {
+		fmt.Fprintf(w, "  training set: error %.2f%%, loss %.4f\n", float64(f.Error), float64(f.Loss))
+	}
 	fmt.Fprintf(w, "  %.0f forward-backward pairs, Δη realised %.3f, expected %.3f\n", r.Pairs, r.DeltaEtaRealised, r.DeltaEtaExpected)
 	fmt.Fprintf(w, "  %.1fs training, %.1fs in all\n", r.TrainSeconds, r.WallSeconds)
 	fmt.Fprintf(w, "  record: %s\n", where)

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/rst-bench/rst/suite/rng"
@@ -118,4 +119,37 @@ func (s *Set) Histogram() []int {
 		}
 	}
 	return h
+}
+
+// WithLabelNoise returns a copy of s in which round(frac·N) training labels,
+// chosen as the first of a permutation drawn from the stream (seed,
+// "label-noise"), are replaced by a class drawn uniformly from the other
+// Classes−1 classes (symmetric noise, every wrong class equally likely). The
+// pixels are shared with s; the labels are a fresh slice. It also returns how
+// many labels were changed, which is exactly round(frac·N).
+func (s *Set) WithLabelNoise(frac float64, seed uint64) (*Set, int, error) {
+	if !(frac >= 0 && frac < 1) {
+		return nil, 0, fmt.Errorf("data: label noise %v: want a fraction in [0, 1)", frac)
+	}
+	if s.Classes < 2 {
+		return nil, 0, fmt.Errorf("data: label noise on %q, which has %d class: needs at least 2", s.Name, s.Classes)
+	}
+	out := *s
+	out.Labels = slices.Clone(s.Labels)
+	n := int(math.Round(frac * float64(s.Len())))
+	if n == 0 {
+		return &out, 0, nil
+	}
+	src := rng.New(seed, "label-noise")
+	perm := permutation(s.Len(), src)
+	for _, i := range perm[:n] {
+		// Draw among the Classes−1 wrong classes: a label never "flips" to
+		// itself, so exactly n labels are wrong.
+		l := int32(bounded(src.Uint64(), s.Classes-1))
+		if l >= out.Labels[i] {
+			l++
+		}
+		out.Labels[i] = l
+	}
+	return &out, n, nil
 }

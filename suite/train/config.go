@@ -26,8 +26,17 @@ type Config struct {
 	Subset     int    `json:"subset,omitempty"`      // training samples used, 0 = all
 	TestSubset int    `json:"test_subset,omitempty"` // test samples used, 0 = all
 	Augment    string `json:"augment"`               // none, crop-flip, crop-flip-cutout, ...
+	// LabelNoise is the fraction of training labels replaced by another
+	// class drawn uniformly (symmetric noise, from the stream (seed,
+	// "label-noise")); the test labels are never touched. 0 = clean.
+	LabelNoise float64 `json:"label_noise,omitempty"`
 
 	Epochs int `json:"epochs,omitempty"`
+	// EvalEvery evaluates on the test split after every EvalEvery-th epoch
+	// and the last one only (0 or 1 = every epoch): long runs of short
+	// epochs would otherwise spend as much time evaluating as training.
+	// The other epochs record their training loss and NaN test metrics.
+	EvalEvery int `json:"eval_every,omitempty"`
 	Steps  int `json:"steps,omitempty"` // when > 0, the run is this many steps instead of whole epochs
 	Batch  int `json:"batch"`
 
@@ -144,7 +153,7 @@ func (c Config) Validate() error {
 		flag string
 		v    float64
 	}{{"--lr", c.LR}, {"--momentum", c.Momentum}, {"--l2", c.L2}, {"--wd", c.WeightDecay},
-		{"--clip", c.Clip}, {"--opt-clip", c.OptClip}, {"--smoothing", c.Smoothing}, {"--rho", c.Method.Rho}, {"--mixup", c.Mixup}} {
+		{"--clip", c.Clip}, {"--opt-clip", c.OptClip}, {"--smoothing", c.Smoothing}, {"--rho", c.Method.Rho}, {"--mixup", c.Mixup}, {"--label-noise", c.LabelNoise}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("%s %v: must be a finite number", f.flag, f.v)
 		}
@@ -169,6 +178,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--epochs %d and --steps %d: give a positive number of epochs or of steps", c.Epochs, c.Steps)
 	case c.Epochs < 0 || c.Steps < 0:
 		return fmt.Errorf("--epochs %d / --steps %d: must not be negative", c.Epochs, c.Steps)
+	case c.EvalEvery < 0:
+		return fmt.Errorf("--eval-every %d: evaluate after every K-th epoch, K ≥ 1 (0 = every epoch)", c.EvalEvery)
 	case c.Subset < 0 || c.TestSubset < 0:
 		return fmt.Errorf("--subset %d / --test-subset %d: must be 0 (all) or positive", c.Subset, c.TestSubset)
 	case c.Momentum < 0 || c.Momentum >= 1:
@@ -179,6 +190,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--image-size %d: a positive side in pixels, for --data imagenet only", c.ImageSize)
 	case c.OnCorrupt != "" && c.OnCorrupt != "fail" && c.OnCorrupt != "skip":
 		return fmt.Errorf("--on-corrupt %q: choose fail or skip", c.OnCorrupt)
+	case c.LabelNoise < 0 || c.LabelNoise >= 1:
+		return fmt.Errorf("--label-noise %v: the fraction of training labels to replace, in [0, 1) (e.g. --label-noise 0.2)", c.LabelNoise)
+	case c.LabelNoise > 0 && c.Data == "imagenet":
+		return fmt.Errorf("--label-noise %v: applies to the in-memory datasets (mnist, fashion-mnist, cifar10, cifar100), not to imagenet folders", c.LabelNoise)
 	case c.Mixup < 0:
 		return fmt.Errorf("--mixup %v: α must be 0 (off) or positive (e.g. --mixup 0.8)", c.Mixup)
 	case c.Smoothing < 0 || c.Smoothing >= 1:

@@ -117,6 +117,11 @@ func (p *Terminal) Resume(epoch, step int) {
 }
 
 func (p *Terminal) Epoch(e Epoch) {
+	if !e.TestError.Finite() {
+		fmt.Fprintf(p.W, "\repoch %d: train loss %.4f, not evaluated (--eval-every), %.1fs%s\n",
+			e.Epoch, e.TrainLoss, e.Seconds, strings.Repeat(" ", 30))
+		return
+	}
 	fmt.Fprintf(p.W, "\repoch %d: train loss %.4f, test loss %.4f, test error %.2f%%, %.1fs%s\n",
 		e.Epoch, e.TrainLoss, e.TestLoss, e.TestError, e.Seconds, strings.Repeat(" ", 30))
 }
@@ -153,6 +158,10 @@ func (p *Lines) Resume(epoch, step int) {
 }
 
 func (p *Lines) Epoch(e Epoch) {
+	if !e.TestError.Finite() {
+		p.Log.Info("epoch", "epoch", e.Epoch, "train_loss", fmt.Sprintf("%.4f", e.TrainLoss), "test", "not evaluated (--eval-every)", "seconds", fmt.Sprintf("%.1f", e.Seconds))
+		return
+	}
 	p.Log.Info("epoch", "epoch", e.Epoch, "train_loss", fmt.Sprintf("%.4f", e.TrainLoss),
 		"test_loss", fmt.Sprintf("%.4f", e.TestLoss), "test_error", fmt.Sprintf("%.2f%%", e.TestError), "seconds", fmt.Sprintf("%.1f", e.Seconds))
 }

@@ -81,6 +81,13 @@ type Record struct {
 	// there and its test metrics are NaN. Tables mark it, never average it.
 	Diverged *Divergence `json:"diverged,omitempty"`
 
+	// FinalTrain is the finished model evaluated on its whole training
+	// split, without augmentation and against the labels it trained on
+	// (noisy ones under --label-noise): whether a run fits its training
+	// set. Absent for folder datasets (ImageNet), diverged runs and records
+	// written before it existed.
+	FinalTrain *Fit `json:"final_train,omitempty"`
+
 	Steps int `json:"steps"`
 	// Pairs counts the forward-backward passes actually run (a partial
 	// pass counts its fraction of the batch). ΔηRealised = (Pairs−Steps)/Steps;
@@ -95,6 +102,12 @@ type Record struct {
 	TrainSeconds float64    `json:"train_seconds"` // training steps only
 	WallSeconds  float64    `json:"wall_seconds"`  // everything, evaluation included
 	Provenance   Provenance `json:"provenance"`
+}
+
+// Fit is a model's loss and error (percent) on one split.
+type Fit struct {
+	Loss  Metric `json:"loss"`
+	Error Metric `json:"error"`
 }
 
 // Divergence is where a run's loss stopped being a number.

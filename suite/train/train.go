@@ -203,9 +203,12 @@ func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progr
 		if rec.Diverged != nil {
 			break
 		}
-		testLoss, testErr, err := evaluate(net, testSrc, cfg.Batch)
-		if err != nil {
-			return nil, nil, fmt.Errorf("evaluating after epoch %d: %w", e+1, err)
+		testLoss, testErr := math.NaN(), math.NaN()
+		if cfg.EvalEvery <= 1 || (e+1)%cfg.EvalEvery == 0 || e+1 == epochs {
+			var err error
+			if testLoss, testErr, err = evaluate(net, testSrc, cfg.Batch); err != nil {
+				return nil, nil, fmt.Errorf("evaluating after epoch %d: %w", e+1, err)
+			}
 		}
 		ep := Epoch{Epoch: e + 1, TrainLoss: Metric(lossSum / float64(n)), TestLoss: Metric(testLoss), TestError: Metric(testErr),
 			Seconds: trainTime.Seconds(), Pairs: pairs}
@@ -231,6 +234,15 @@ func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progr
 	} else {
 		last := rec.Epochs[len(rec.Epochs)-1]
 		rec.TestError, rec.TestLoss = last.TestError, last.TestLoss
+	}
+	if s, ok := trainSrc.(setSource); ok && rec.Diverged == nil {
+		// One more forward pass over the training images (about a third of
+		// an epoch's work) says whether the run fitted its training set.
+		loss, errPct, err := evaluate(net, setSource{set: s.set}, cfg.Batch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evaluating on the training set: %w", err)
+		}
+		rec.FinalTrain = &Fit{Loss: Metric(loss), Error: Metric(errPct)}
 	}
 	rec.TrainSeconds = trainTime.Seconds()
 	rec.Provenance.End = time.Now()
@@ -274,6 +286,12 @@ func trainSource(cfg Config, trainSet *data.Set) (setSource, error) {
 		var err error
 		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
 			return setSource{}, fmt.Errorf("--subset: %w", err)
+		}
+	}
+	if cfg.LabelNoise > 0 {
+		var err error
+		if trainSet, _, err = trainSet.WithLabelNoise(cfg.LabelNoise, cfg.Seed); err != nil {
+			return setSource{}, fmt.Errorf("--label-noise: %w", err)
 		}
 	}
 	return setSource{trainSet, aug}, nil
