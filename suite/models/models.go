@@ -81,6 +81,23 @@ func init() {
 			}
 			return SmallCNN(h, w, c, classes), nil
 		})
+	// Wider small CNNs, for the cpu profile's calibration: more parameters
+	// per image fit a small training set sooner, the regime in which
+	// sharpness-aware training is known to help.
+	for _, k := range []int{2, 4} {
+		Register(fmt.Sprintf("smallcnn-w%d", k),
+			fmt.Sprintf("the small CNN at %d× its width: conv%d, conv%d, pool, conv%d, pool, linear; BN+ReLU after each conv", k, 32*k, 32*k, 64*k),
+			func(in []int, classes int) (nn.Layer, error) {
+				h, w, c, err := image(in)
+				if err != nil {
+					return nil, err
+				}
+				if h < 4 || w < 4 {
+					return nil, fmt.Errorf("input %dx%d: smallcnn-w%d pools twice and needs at least 4x4", h, w, k)
+				}
+				return SmallCNNWidth(h, w, c, classes, k), nil
+			})
+	}
 }
 
 // MLP is a multilayer perceptron with ReLU between its hidden layers.
@@ -106,12 +123,15 @@ func ConvBNReLU(in, out, stride int) []nn.Layer {
 // 32, 32 and 64 filters with a 2×2 max-pool after the second and third,
 // then a linear classifier. On 3×32×32 inputs at batch 128 one forward and
 // backward pass is 11.6 GFLOP, the figure docs/DESIGN.md measured other engines on.
-func SmallCNN(h, w, c, classes int) nn.Layer {
+func SmallCNN(h, w, c, classes int) nn.Layer { return SmallCNNWidth(h, w, c, classes, 1) }
+
+// SmallCNNWidth is the small CNN with k times its filters: 32k, 32k, 64k.
+func SmallCNNWidth(h, w, c, classes, k int) nn.Layer {
 	var l []nn.Layer
-	l = append(l, ConvBNReLU(c, 32, 1)...)
-	l = append(l, ConvBNReLU(32, 32, 1)...)
+	l = append(l, ConvBNReLU(c, 32*k, 1)...)
+	l = append(l, ConvBNReLU(32*k, 32*k, 1)...)
 	l = append(l, nn.NewMaxPool(2, 2))
-	l = append(l, ConvBNReLU(32, 64, 1)...)
-	l = append(l, nn.NewMaxPool(2, 2), &nn.Flatten{}, nn.NewLinear(64*(h/4)*(w/4), classes))
+	l = append(l, ConvBNReLU(32*k, 64*k, 1)...)
+	l = append(l, nn.NewMaxPool(2, 2), &nn.Flatten{}, nn.NewLinear(64*k*(h/4)*(w/4), classes))
 	return nn.Seq(l...)
 }

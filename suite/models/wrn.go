@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	for _, v := range []struct{ depth, k int }{{28, 10}, {16, 4}, {10, 1}} {
+	for _, v := range []struct{ depth, k int }{{28, 10}, {16, 4}, {10, 4}, {10, 1}} {
 		name := fmt.Sprintf("wrn%d-%d", v.depth, v.k)
 		n := (v.depth - 4) / 6
 		about := fmt.Sprintf("WideResNet-%d-%d (pre-activation): 3×3 conv 16 stem; 3 groups of %d blocks BN-ReLU-conv3×3-BN-ReLU-conv3×3 of %d/%d/%d filters, stride 2 at groups 2–3, 1×1 conv projection on the pre-activated input where the shape changes; final BN-ReLU, global average pool, linear; no dropout (docs/PAPER.md §3)",
