@@ -241,12 +241,18 @@ func (p *Profile) Config(c Cell, seed int) (train.Config, string, error) {
 		return train.Config{}, "needs: " + c.Model + " on " + c.Data, nil
 	}
 	cfg := p.base(model, data)
+	if c.Regime != "" {
+		var needs string
+		if cfg, needs = regimeConfig(p, c); needs != "" {
+			return train.Config{}, needs, nil
+		}
+	}
 	cfg.Seed = uint64(seed)
 	cfg.Method = c.Method
 	if p.method != nil {
 		cfg.Method = p.method(cfg.Method)
 	}
-	if c.Augment != "" && p.Name != "smoke" {
+	if c.Augment != "" && p.Name != "smoke" && c.Regime == "" {
 		cfg.Augment = c.Augment
 	}
 	applyRecipe(p, c, &cfg)

@@ -26,6 +26,9 @@ type Cell struct {
 	// two: RecipeViTLong is Table 3's ViT setting (1200 epochs, mixup);
 	// "" is the model's usual one (see applyRecipe).
 	Recipe string
+	// Regime, when set, is a calibration regime (calibrate.go) that
+	// replaces the profile's setting for this cell.
+	Regime string
 	X      float64 // the cell's position on a figure's axis: its expected Δη, or its schedule's parameter when Param
 	Param  bool    // X is the schedule's parameter (a group whose members all have one Δη)
 	Series string  // the figure series or table group the cell belongs to
@@ -33,7 +36,14 @@ type Cell struct {
 
 // Label names the cell in messages.
 func (c Cell) Label() string {
-	return Display(c.Model) + " / " + Display(c.Data) + " / " + MethodLabel(c.Method)
+	l := Display(c.Model) + " / " + Display(c.Data) + " / " + MethodLabel(c.Method)
+	if c.Method.Rho != 0 {
+		l += fmt.Sprintf(" ρ %g", c.Method.Rho)
+	}
+	if c.Regime != "" {
+		l += " [" + c.Regime + "]"
+	}
+	return l
 }
 
 // Target is one table or figure of the paper.
@@ -255,7 +265,7 @@ func (r *Results) Stat(c Cell) Stat {
 }
 
 func sameCell(a, b Cell) bool {
-	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.Recipe == b.Recipe && a.X == b.X && a.Param == b.Param && a.Series == b.Series &&
+	return a.Model == b.Model && a.Data == b.Data && a.Augment == b.Augment && a.Recipe == b.Recipe && a.Regime == b.Regime && a.X == b.X && a.Param == b.Param && a.Series == b.Series &&
 		a.Method.Name == b.Method.Name && a.Method.Sharp == b.Method.Sharp && a.Method.Schedule == b.Method.Schedule &&
 		a.Method.Rho == b.Method.Rho && fmt.Sprint(a.Method.Params) == fmt.Sprint(b.Method.Params)
 }
