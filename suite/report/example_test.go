@@ -23,8 +23,8 @@ func ExampleFormatMeanStd() {
 
 // RST against SGD on the same three seeds: the interval excludes 0.
 func ExamplePaired() {
-	rst := []float64{4.31, 4.25, 4.40}
-	sgd := []float64{4.70, 4.62, 4.75}
+	rst := map[int]float64{1: 4.31, 2: 4.25, 3: 4.40} // by seed
+	sgd := map[int]float64{1: 4.70, 2: 4.62, 3: 4.75}
 	d, err := report.Paired(rst, sgd)
 	if err != nil {
 		fmt.Println(err)

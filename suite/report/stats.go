@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -112,40 +114,118 @@ func formatFixed(x float64, digits int) string {
 	return s
 }
 
-// Diff is the paired difference a_i − b_i over the same seeds with its 95%
-// confidence interval from Student's t distribution with N−1 degrees of
-// freedom: Mean ± T·Std/√N = [Lo, Hi].
+// Diff is the paired difference a_s − b_s over the seeds s both have,
+// with its 95% confidence interval from Student's t distribution with N−1
+// degrees of freedom: Mean ± T·Std/√N = [Lo, Hi].
 type Diff struct {
 	N         int
+	Seeds     []int   // the seeds paired, ascending
 	Mean, Std float64 // of the differences; Std with divisor n−1
 	T         float64 // the 0.975 quantile of Student's t with N−1 degrees of freedom
 	Lo, Hi    float64 // the 95% confidence interval of the mean difference
 }
 
-// Paired returns the mean paired difference of a and b, index by index
-// (a[i] and b[i] must come from the same seed), and its 95% confidence
-// interval. It needs the same length and at least two pairs, and finite
-// values throughout.
-func Paired(a, b []float64) (Diff, error) {
-	if len(a) != len(b) {
-		return Diff{}, fmt.Errorf("report: paired difference needs one b per a (same seeds): got %d and %d values; pass only the seeds both runs finished", len(a), len(b))
+// Paired returns the mean paired difference of a and b over the seeds both
+// have (the keys), and its 95% confidence interval. Values are keyed by
+// seed so that a value can only ever be paired with its own seed's; a seed
+// only one side has is left out (Diff.N and Diff.Seeds say which were
+// used). It needs at least two shared seeds, and finite values on them.
+func Paired(a, b map[int]float64) (Diff, error) {
+	var seeds []int
+	for s := range a {
+		if _, ok := b[s]; ok {
+			seeds = append(seeds, s)
+		}
 	}
-	n := len(a)
+	slices.Sort(seeds)
+	n := len(seeds)
 	if n < 2 {
-		return Diff{}, fmt.Errorf("report: paired difference needs at least 2 seeds for a confidence interval, got %d; run more seeds", n)
+		return Diff{}, fmt.Errorf("report: paired difference needs at least 2 seeds that both sides have for a confidence interval, got %d (of %d and %d); run more seeds", n, len(a), len(b))
 	}
 	d := make([]float64, n)
-	for i := range a {
-		if !isFinite(a[i]) || !isFinite(b[i]) {
-			return Diff{}, fmt.Errorf("report: paired difference: pair %d is (%v, %v), not finite; drop diverged seeds from both sides", i, a[i], b[i])
+	for i, s := range seeds {
+		if !isFinite(a[s]) || !isFinite(b[s]) {
+			return Diff{}, fmt.Errorf("report: paired difference: seed %d is (%v, %v), not finite; drop diverged seeds", s, a[s], b[s])
 		}
-		d[i] = a[i] - b[i]
+		d[i] = a[s] - b[s]
 	}
-	m := mean(d)
-	sd := sampleStd(d, m)
+	diff := OneSample(d)
+	diff.Seeds = seeds
+	return diff, nil
+}
+
+// OneSample is the mean of v with its 95% Student-t interval (v must hold
+// at least two finite values; otherwise N is 0). Paired differences, or
+// per-seed averages of them, are its usual input.
+func OneSample(v []float64) Diff {
+	n := len(v)
+	if n < 2 {
+		return Diff{}
+	}
+	m := mean(v)
+	sd := sampleStd(v, m)
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(0.975)
 	h := t * sd / math.Sqrt(float64(n))
-	return Diff{N: n, Mean: m, Std: sd, T: t, Lo: m - h, Hi: m + h}, nil
+	return Diff{N: n, Mean: m, Std: sd, T: t, Lo: m - h, Hi: m + h}
+}
+
+// PValue is the two-sided p-value of the t test of "the mean difference is
+// null": small when the data put the mean far from null on either side.
+// A difference without spread (Std 0) gives 0 or 1.
+func (d Diff) PValue(null float64) float64 {
+	if d.N < 2 {
+		return math.NaN()
+	}
+	se := d.Std / math.Sqrt(float64(d.N))
+	if se == 0 {
+		if d.Mean == null {
+			return 1
+		}
+		return 0
+	}
+	t := math.Abs(d.Mean-null) / se
+	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(d.N - 1)}.Survival(t)
+}
+
+// Interval is d's confidence interval at level 1 − alpha (two-sided), for
+// the simultaneous intervals of a family of comparisons.
+func (d Diff) Interval(alpha float64) (lo, hi float64) {
+	if d.N < 2 {
+		return math.NaN(), math.NaN()
+	}
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(d.N - 1)}.Quantile(1 - alpha/2)
+	h := t * d.Std / math.Sqrt(float64(d.N))
+	return d.Mean - h, d.Mean + h
+}
+
+// Holm adjusts a family's p-values for multiple comparisons (Holm's
+// step-down method): rejecting where the adjusted value is below α keeps
+// the chance of any false rejection in the family below α. NaN entries
+// (no test) stay NaN and do not count toward the family's size.
+func Holm(p []float64) []float64 {
+	type kv struct {
+		i int
+		p float64
+	}
+	var ps []kv
+	for i, v := range p {
+		if !math.IsNaN(v) {
+			ps = append(ps, kv{i, v})
+		}
+	}
+	slices.SortStableFunc(ps, func(a, b kv) int { return cmp.Compare(a.p, b.p) })
+	out := make([]float64, len(p))
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	m := len(ps)
+	running := 0.0
+	for k, e := range ps {
+		adj := min(1, float64(m-k)*e.p)
+		running = max(running, adj) // adjusted values never decrease down the order
+		out[e.i] = running
+	}
+	return out
 }
 
 // FormatDiff writes d as "+0.12 [−0.03, +0.27]" with digits decimals: the

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestPairedTwo(t *testing.T) {
 	// distribution with one degree of freedom).
 	// half-width = 12.7062047 · 0.70710678 / √2 = 12.7062047 · 0.5 = 6.35310237;
 	// CI = [2.5 − 6.35310237, 2.5 + 6.35310237] = [−3.85310237, 8.85310237].
-	d, err := Paired([]float64{3, 5}, []float64{1, 2})
+	d, err := Paired(bySeed(3, 5), bySeed(1, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestPairedFive(t *testing.T) {
 	// t_{0.975, 4} = 2.77644511 (standard t table).
 	// half-width = 2.77644511 · 1.58113883 / √5 = 2.77644511 · 0.70710678
 	//            = 1.96324316; CI = [1.03675684, 4.96324316].
-	d, err := Paired([]float64{2, 4, 6, 8, 10}, []float64{1, 2, 3, 4, 5})
+	d, err := Paired(bySeed(2, 4, 6, 8, 10), bySeed(1, 2, 3, 4, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestPairedFive(t *testing.T) {
 		t.Fatalf("Paired n=5 interval: %+v, want t 2.77644511 [1.03675684, 4.96324316]", d)
 	}
 	// A difference that goes the other way prints the minus sign.
-	d, err = Paired([]float64{1, 2, 3, 4, 5}, []float64{2, 4, 6, 8, 10})
+	d, err = Paired(bySeed(1, 2, 3, 4, 5), bySeed(2, 4, 6, 8, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +118,73 @@ func TestPairedFive(t *testing.T) {
 
 func TestPairedErrors(t *testing.T) {
 	for _, c := range []struct {
-		a, b []float64
+		a, b map[int]float64
 		want string
 	}{
-		{[]float64{1, 2, 3}, []float64{1, 2}, "got 3 and 2 values"},
-		{[]float64{1}, []float64{2}, "at least 2 seeds"},
+		{bySeed(1), bySeed(2), "at least 2 seeds"},
 		{nil, nil, "at least 2 seeds"},
-		{[]float64{1, math.NaN()}, []float64{1, 2}, "pair 1"},
-		{[]float64{1, 2}, []float64{math.Inf(1), 2}, "pair 0"},
+		{map[int]float64{1: 1, 2: 2}, map[int]float64{3: 1, 4: 2}, "got 0 (of 2 and 2)"},
+		{bySeed(1, math.NaN()), bySeed(1, 2), "seed 2"},
+		{bySeed(1, 2), bySeed(math.Inf(1), 2), "seed 1"},
 	} {
 		_, err := Paired(c.a, c.b)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Paired(%v, %v) error = %v, want one containing %q", c.a, c.b, err, c.want)
+		}
+	}
+}
+
+// bySeed keys values by seeds 1, 2, …
+func bySeed(v ...float64) map[int]float64 {
+	m := map[int]float64{}
+	for i, x := range v {
+		m[i+1] = x
+	}
+	return m
+}
+
+// Values are paired by seed, never by position: a seed only one side has
+// is left out, and the order in which seeds finished cannot matter.
+func TestPairedBySeed(t *testing.T) {
+	a := map[int]float64{5: 10, 1: 12, 3: 11, 4: 99}
+	b := map[int]float64{3: 10, 5: 9, 1: 10, 2: 50}
+	d, err := Paired(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// seeds 1, 3, 5: differences 2, 1, 1.
+	if d.N != 3 || fmt.Sprint(d.Seeds) != "[1 3 5]" || !approx(d.Mean, 4.0/3, 1e-12) {
+		t.Fatalf("Paired by seed: %+v, want seeds [1 3 5] mean 1.3333", d)
+	}
+}
+
+func TestPValueAndHolm(t *testing.T) {
+	// d = {1, 2, 3, 4, 5}: mean 3, se √2.5/√5 = 0.70710678, t = 4.2426407
+	// against 0; two-sided p with 4 degrees of freedom = 0.0132449
+	// (P(|T₄| > 4.2426) from the t distribution's closed form for ν = 4:
+	// F(t) = ½ + (t/(2√(t²+4)))·(1 + 2/(t²+4))).
+	d := OneSample([]float64{1, 2, 3, 4, 5})
+	tv := 3 / math.Sqrt(0.5)
+	cdf := 0.5 + tv/(2*math.Sqrt(tv*tv+4))*(1+2/(tv*tv+4))
+	if want := 2 * (1 - cdf); !approx(d.PValue(0), want, 1e-9) {
+		t.Errorf("PValue(0) = %v, want %v", d.PValue(0), want)
+	}
+	if !approx(d.PValue(3), 1, 1e-12) {
+		t.Errorf("PValue at the mean = %v, want 1", d.PValue(3))
+	}
+	if lo, hi := d.Interval(0.05); !approx(lo, d.Lo, 1e-12) || !approx(hi, d.Hi, 1e-12) {
+		t.Errorf("Interval(0.05) = [%v, %v], want the 95%% interval [%v, %v]", lo, hi, d.Lo, d.Hi)
+	}
+	if lo, _ := d.Interval(0.01); lo >= d.Lo {
+		t.Errorf("a 99%% interval starts at %v, inside the 95%% one's %v", lo, d.Lo)
+	}
+	// Holm on {0.01, 0.04, 0.03, NaN}: sorted 0.01, 0.03, 0.04 with m = 3:
+	// 0.03, 0.06, max(0.06, 0.04) = 0.06.
+	got := Holm([]float64{0.01, 0.04, 0.03, math.NaN()})
+	want := []float64{0.03, 0.06, 0.06, math.NaN()}
+	for i := range want {
+		if !(approx(got[i], want[i], 1e-12) || (math.IsNaN(got[i]) && math.IsNaN(want[i]))) {
+			t.Errorf("Holm[%d] = %v, want %v", i, got[i], want[i])
 		}
 	}
 }
