@@ -223,21 +223,18 @@ func TestDivergedAndMissingAreNotAveraged(t *testing.T) {
 func nan() float64    { var z float64; return z / z }
 func posInf() float64 { var z float64; return 1 / z }
 
-// Training times of runs from different builds (OpenBLAS against oneDNN,
-// or other thread counts) are not compared: the column says so.
-func TestExtraTimeRefusesMixedBuilds(t *testing.T) {
-	rec := func(secs float64, backend string) *train.Record {
-		r := &train.Record{TrainSeconds: secs}
-		r.Provenance.Backend = backend
-		return r
+// The cost column counts passes, not seconds: two runs of the same Δη
+// cost the same whatever the machine was doing while they ran.
+func TestExtraPassesIgnoreTime(t *testing.T) {
+	rec := func(de, secs float64) *train.Record {
+		return &train.Record{DeltaEtaRealised: de, TrainSeconds: secs}
 	}
 	stat := func(recs ...*train.Record) Stat { return Stat{Records: recs} }
-	sgd := stat(rec(10, "a"), rec(12, "a"))
-	sam := stat(rec(20, "a"), rec(22, "a"))
-	if got := extraTime(stat(rec(15, "a"), rec(17, "a")), sgd, sam); got != "0.50" {
-		t.Errorf("one build: extra time %q, want 0.50", got)
+	sam := stat(rec(1, 20), rec(1, 22))
+	if got := extraPasses(stat(rec(0.48, 5), rec(0.52, 90)), sam); got != "0.500" {
+		t.Errorf("extra passes %q, want 0.500", got)
 	}
-	if got := extraTime(stat(rec(5, "b"), rec(6, "b")), sgd, sam); got != mixedBuilds {
-		t.Errorf("two builds: extra time %q, want %q", got, mixedBuilds)
+	if got := extraPasses(stat(rec(0.5, 1)), stat()); got != "–" {
+		t.Errorf("without SAM runs: %q, want –", got)
 	}
 }

@@ -273,17 +273,7 @@ func sameCell(a, b Cell) bool {
 // Paired is the paired difference of the errors of a and b over the seeds
 // both have, or ok = false when fewer than two seeds are shared.
 func Paired(a, b Stat) (report.Diff, bool) {
-	var x, y []float64
-	for seed, e := range a.Errors {
-		if f, ok := b.Errors[seed]; ok {
-			x = append(x, e)
-			y = append(y, f)
-		}
-	}
-	if len(x) < 2 {
-		return report.Diff{}, false
-	}
-	d, err := report.Paired(x, y)
+	d, err := report.Paired(a.Errors, b.Errors)
 	return d, err == nil
 }
 
