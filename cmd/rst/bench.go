@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rst-bench/rst/suite/bench"
+	"github.com/rst-bench/rst/suite/buildinfo"
+	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/optim"
+	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
 )
 
@@ -30,6 +35,7 @@ func runBench(args []string) error {
 	fs.Lookup("data").Usage = "the input shape to time (inputs are synthetic, no data is read): mnist, fashion-mnist, cifar10, cifar100, imagenet"
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
+	out := fs.String("out", "", "with --compare: also write the timing, with the config, commit and thread count, to this JSON file (what `rst claims` reads from STORE/PROFILE/bench/)")
 	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -48,11 +54,19 @@ func runBench(args []string) error {
 	if len(params) > 0 {
 		cfg.Method.Params = params
 	}
+	if *out != "" && *compare == "" {
+		return fmt.Errorf("--out %s: only a --compare timing is written to a file; add --compare sgd,sam,…", *out)
+	}
+	if *out != "" {
+		if err := durable.CheckWritable(*out); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
 	if *compare != "" {
 		if *rounds == 0 {
 			*rounds = *steps
 		}
-		return runCompare(cfg, *compare, *steps, *rounds, *asJSON)
+		return runCompare(cfg, *compare, *steps, *rounds, *asJSON, *out)
 	}
 	if cfg.Method.Rho == 0 {
 		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
@@ -117,7 +131,8 @@ func compareSpec(item string, base optim.Spec) (optim.Spec, error) {
 	return s, nil
 }
 
-func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) error {
+func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool, out string) error {
+	start := time.Now()
 	var specs []optim.Spec
 	var labels []string
 	for _, item := range strings.Split(list, ",") {
@@ -133,6 +148,13 @@ func runCompare(cfg train.Config, list string, steps, rounds int, asJSON bool) e
 	rs, err := bench.Compare(cfg, specs, labels, steps, rounds)
 	if err != nil {
 		return err
+	}
+	if out != "" {
+		rec := bench.CompareRecord{Config: cfg, Steps: steps, Rounds: rounds, Commit: buildinfo.Commit(),
+			Threads: runtime.GOMAXPROCS(0), Start: start, Results: rs}
+		if err := store.WriteJSON(out, rec); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
 	}
 	if asJSON {
 		b, _ := json.MarshalIndent(rs, "", "  ")

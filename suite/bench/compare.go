@@ -20,6 +20,20 @@ type CompareResult struct {
 	// per step, for the spread.
 	RoundMS    []float64 `json:"round_ms"`
 	RoundPairs []float64 `json:"round_pairs"`
+	// Backend names the kernels and thread count that ran the steps.
+	Backend string `json:"backend,omitempty"`
+}
+
+// CompareRecord is a side-by-side timing kept with a profile's results
+// (`rst bench --compare … --out FILE`): what the cost claims read.
+type CompareRecord struct {
+	Config  train.Config    `json:"config"` // the model, input shape and batch timed
+	Steps   int             `json:"steps"`
+	Rounds  int             `json:"rounds"`
+	Commit  string          `json:"commit"`
+	Threads int             `json:"threads"`
+	Start   time.Time       `json:"start"`
+	Results []CompareResult `json:"results"`
 }
 
 // Compare times several methods on cfg's model side by side: it builds
@@ -99,6 +113,7 @@ func Compare(cfg train.Config, specs []optim.Spec, labels []string, steps, round
 	for i, e := range es {
 		e.res.MeanStepMS = 1e3 * e.secs / float64(steps)
 		e.res.PairsPerStep = e.pairs / float64(steps)
+		e.res.Backend = s.Backend()
 		out[i] = e.res
 	}
 	if err := s.Err(); err != nil {
