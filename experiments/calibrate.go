@@ -276,11 +276,11 @@ func calibrationTable(r *Results, cells []Cell) *report.Table {
 	for _, g := range calibrationRegimes {
 		about = append(about, g.Name+": "+g.About())
 	}
-	t.Caption = fmt.Sprintf("Profile cpu. Seeds 1–%d; %s SGD and SAM (ρ 0.05 unless the regime says) on each stand-in in each regime, from a frozen copy of the cpu profile's original setting (3,000 Fashion-MNIST images, 6 epochs, batch 128, lr 0.1 cosine, Nesterov 0.9, L2 1e-3, clip 5). ", r.Seeds, runsDone(r))+
-		"SAM − SGD: mean paired difference of the final test error over the seeds both finished (same subset, order and initialisation), with its 95% Student-t interval; negative means SAM helps. "+
-		"Epoch-1 loss: mean training loss over the first epoch (chance is 2.30). Final train loss: mean over the last epoch's steps. Train error: the finished model on its whole training split, against the labels it trained on (noisy ones under label noise; – for runs recorded before this was measured). "+
-		"Cost: forward-backward pairs of one SGD and one SAM run, in SGD runs of the original profile (T = 138) of the same model. "+
-		"Regimes: "+strings.Join(about, "; ")+"."
+	t.Caption = fmt.Sprintf("Profile cpu. Seeds 1–%d; %s SGD and SAM (ρ 0.05 unless the regime says) on each stand-in in each regime, from a frozen copy of the cpu profile's original setting (3,000 Fashion-MNIST images, 6 epochs, batch 128, lr 0.1 cosine, Nesterov 0.9, L2 1e-3, clip 5). ", r.Seeds, runsDone(r)) +
+		"SAM − SGD: mean paired difference of the final test error over the seeds both finished (same subset, order and initialisation), with its 95% Student-t interval; negative means SAM helps. " +
+		"Epoch-1 loss: mean training loss over the first epoch (chance is 2.30). Final train loss: mean over the last epoch's steps. Train error: the finished model on its whole training split, against the labels it trained on (noisy ones under label noise; – for runs recorded before this was measured). " +
+		"Cost: forward-backward pairs of one SGD and one SAM run, in SGD runs of the original profile (T = 138) of the same model. " +
+		"Regimes: " + strings.Join(about, "; ") + "."
 	t.Notes = badNotes(r)
 	return t
 }

@@ -37,8 +37,8 @@ type Config struct {
 	// epochs would otherwise spend as much time evaluating as training.
 	// The other epochs record their training loss and NaN test metrics.
 	EvalEvery int `json:"eval_every,omitempty"`
-	Steps  int `json:"steps,omitempty"` // when > 0, the run is this many steps instead of whole epochs
-	Batch  int `json:"batch"`
+	Steps     int `json:"steps,omitempty"` // when > 0, the run is this many steps instead of whole epochs
+	Batch     int `json:"batch"`
 
 	Optimizer   string  `json:"optimizer"` // sgd or adamw
 	LR          float64 `json:"lr"`
