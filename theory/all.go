@@ -26,6 +26,7 @@ type Section struct {
 
 // AllChecks runs every check on fns.
 func AllChecks(fns []Function, s Sizes) []Section {
+	st := newStochasticSuite(fns, s.NoisySteps, s.NoisyPaths)
 	return []Section{
 		{"Test functions", FunctionChecks(fns)},
 		{"Theorem 1 along paths", Theorem1Paths(fns, s.Thm1Steps)},
@@ -38,8 +39,10 @@ func AllChecks(fns []Function, s Sizes) []Section {
 		{"Lemma 1", Lemma1(s.Lemma1MaxT)},
 		{"Equations 5–7", Equation5(fns, s.Draws)},
 		{"Table 2 (Δη)", Table2(s.Table2T, s.Table2Runs)},
-		{"Stochastic gradients: the deterministic bounds fail, the cross term is needed", append(Theorem1NoiseCounterexample(20), Theorem1CrossTerm(s.NoisySteps, s.NoisyPaths)...)},
-		{"Stochastic gradients: Theorem 1 and corollaries with σ²", StochasticTheorem1(fns, s.NoisySteps, s.NoisyPaths)},
-		{"Stochastic gradients: Theorem 2 with σ²", StochasticTheorem2(fns, s.NoisySteps, s.NoisyPaths)},
+		{"Stochastic gradients: the deterministic bounds do not carry over, the cross term is needed", evalChecks(st.counter, derived)},
+		{"Stochastic gradients: exact identities (two-sided)", evalChecks(st.identity, derived)},
+		{"Stochastic gradients: Theorem 1 and corollaries with σ²", evalChecks(st.thm1, derived)},
+		{"Stochastic gradients: Theorem 2 with σ²", evalChecks(st.thm2, derived)},
+		{"Stochastic gradients: mutation test (wrong bounds the checks must reject)", Mutations(st.all())},
 	}
 }

@@ -143,7 +143,7 @@ func Lemma1(maxT int) []Check {
 		{Claim: "Lemma 1", Reading: "Σ_{t=0}^{T} cos(tπ/T) = 0", Function: "-", Setting: fmt.Sprintf("T = 1..%d", maxT),
 			Bound: 1e-9, Observed: worst, Verdict: judge(1e-9, worst, 0, 0), Expected: Holds, Note: fmt.Sprintf("largest |sum| at T = %d", worstT)},
 		{Claim: "Lemma 1", Reading: "over the run's steps, Σ_{t=0}^{T−1} cos(tπ/T) = 0", Function: "-", Setting: fmt.Sprintf("T = 1..%d", maxT),
-			Bound: 1e-9, Observed: short, Verdict: judge(1e-9, short, 0, 0), Expected: Fails, Note: "observed = smallest |sum| over T; the sum is 1 for every T"},
+			Bound: 1e-9, Observed: short, Verdict: judge(1e-9, short, 0, 0), Expected: Violated, Note: "observed = smallest |sum| over T; the sum is 1 for every T"},
 	}
 }
 
@@ -286,7 +286,7 @@ func Equation5(fns []Function, draws int) []Check {
 			order float64
 		}{{"γ = 0.05 fixed", fixed, 1}, {"γ = pρ", scaled, 2}} {
 			s := orderFit(GNRRhos(), c.errs)
-			v := Fails
+			v := Violated
 			if math.Abs(s-c.order) < 0.1 {
 				v = Holds
 			}
@@ -336,12 +336,12 @@ func Table2(T, runs int) []Check {
 		ci := z999 * math.Sqrt(schedule.CountVariance(f, T)/float64(runs)) / float64(T)
 		out = append(out, Check{Claim: "Table 2", Reading: "realised Δη (Bernoulli counts) vs exact mean", Function: f.String(),
 			Setting: fmt.Sprintf("T = %d, %d runs", T, runs), Bound: ex, Observed: m, CI: ci,
-			Verdict: map[bool]Verdict{true: Holds, false: Fails}[math.Abs(m-ex) <= ci+1e-12], Expected: Holds,
+			Verdict: map[bool]Verdict{true: Holds, false: Violated}[math.Abs(m-ex) <= ci+1e-12], Expected: Holds,
 			Note: "bound = exact mean; holds = |realised − exact| within the 99.9% interval"})
 	}
 	sin := mustSchedule("sin1").ExpectedDeltaEta(100000)
 	out = append(out, Check{Claim: "Table 2", Reading: "sin1 Δη = π/2 as printed", Function: "sin1", Setting: "T = 100000",
-		Bound: math.Pi / 2, Observed: sin, Verdict: map[bool]Verdict{true: Holds, false: Fails}[math.Abs(sin-math.Pi/2) < 1e-3], Expected: Fails,
+		Bound: math.Pi / 2, Observed: sin, Verdict: map[bool]Verdict{true: Holds, false: Violated}[math.Abs(sin-math.Pi/2) < 1e-3], Expected: Violated,
 		Note: fmt.Sprintf("the mean is 2/π = %.6f; π/2 > 1 cannot be a mean probability", 2/math.Pi)})
 	return out
 }

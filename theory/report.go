@@ -65,7 +65,7 @@ func writeMarkdown(w *strings.Builder, fns []Function, secs []Section) {
 				agree++
 			}
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d/%d |\n", s.Name, len(s.Checks), n[Holds], n[Fails], n[Inconclusive], agree, len(s.Checks))
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d/%d |\n", s.Name, len(s.Checks), n[Holds], n[Violated], n[Inconclusive], agree, len(s.Checks))
 	}
 	w.WriteString("\n")
 	for _, s := range secs {
@@ -196,8 +196,8 @@ func figTheorem2(f Function, name, title string) figure {
 		bf[i] = thm2Bounds(tr, f, rho, FixedRho, false)
 		bp[i] = thm2Bounds(tr, f, rho, RealisedRhoT, false)
 	}
-	first, _, obs, _, fixed := mcCompare(trs, bf, f)
-	_, _, _, _, printed := mcCompare(trs, bp, f)
+	first, _, obs, _, fixed, _ := mcCompare(trs, bf, f)
+	_, _, _, _, printed, _ := mcCompare(trs, bp, f)
 	cs := c
 	cs.Scaled, cs.Rho = true, 0.5/f.Beta()
 	strs := runPaths(f, cs, 200)
@@ -205,7 +205,7 @@ func figTheorem2(f Function, name, title string) figure {
 	for i, tr := range strs {
 		bs[i] = thm2Bounds(tr, f, cs.Rho, RealisedRhoT, false)
 	}
-	_, _, sobs, _, sb := mcCompare(strs, bs, f)
+	_, _, sobs, _, sb, _ := mcCompare(strs, bs, f)
 	x := steps(T + 1)
 	var marks []series
 	if first >= 0 {

@@ -56,18 +56,22 @@ func pathFirstFailure(tr *Trace, f Function, b []float64) int {
 // mcCompare compares E[L_t − L*] over paths with a bound per path b[i][t]
 // through the per-path difference D = B − (L − L*), so that a random bound
 // (the printed reading) and a deterministic one are treated alike. It returns
-// the first t where the mean difference is significantly negative (or −1) and
-// the t of the smallest relative slack.
-func mcCompare(trs []*Trace, bs [][]float64, f Function) (first, worst int, obs, obsCI, bound []float64) {
+// the first t where the mean difference is significantly negative (or −1),
+// the t of the smallest relative slack (the lower end of D's interval over
+// the bound), and the verdict over all t: violated if some t is
+// significantly violated, holds if D's interval lies above 0 at every t,
+// inconclusive otherwise.
+func mcCompare(trs []*Trace, bs [][]float64, f Function) (first, worst int, obs, obsCI, bound []float64, v Verdict) {
 	return mcCompareZ(trs, bs, f, z999)
 }
 
 // mcCompareZ is mcCompare with intervals of z standard errors.
-func mcCompareZ(trs []*Trace, bs [][]float64, f Function, z float64) (first, worst int, obs, obsCI, bound []float64) {
+func mcCompareZ(trs []*Trace, bs [][]float64, f Function, z float64) (first, worst int, obs, obsCI, bound []float64, v Verdict) {
 	T := len(trs[0].Loss)
 	obs, obsCI, bound = make([]float64, T), make([]float64, T), make([]float64, T)
 	first, worst = -1, 0
 	worstRel := math.Inf(1)
+	straddles := false
 	d := make([]float64, len(trs))
 	g := make([]float64, len(trs))
 	bb := make([]float64, len(trs))
@@ -88,9 +92,20 @@ func mcCompareZ(trs []*Trace, bs [][]float64, f Function, z float64) (first, wor
 		if first < 0 && md+dci < -floor(f) {
 			first = t
 		}
+		if md-dci < -floor(f) {
+			straddles = true
+		}
 		if rel := (md - dci) / bound[t]; rel < worstRel {
 			worstRel, worst = rel, t
 		}
+	}
+	switch {
+	case first >= 0:
+		v = Violated
+	case straddles:
+		v = Inconclusive
+	default:
+		v = Holds
 	}
 	return
 }
@@ -139,18 +154,18 @@ func Theorem2Scaled(fns []Function, T, n int) []Check {
 						pathFail++
 					}
 				}
-				first, worst, obs, ci, bound := mcCompare(trs, bs, f)
-				v := Holds
+				first, worst, obs, ci, bound, v := mcCompare(trs, bs, f)
+				note := fmt.Sprintf("tightest at t = %d", worst)
 				if first >= 0 {
-					v = Fails
+					worst, note = first, fmt.Sprintf("first violated at t = %d", first)
 				}
 				set := fmt.Sprintf("%s, ρβ = 0.5, %d paths", c, n)
 				out = append(out, Check{Claim: "Theorem 2", Reading: "ε_t = ρ∇L (deterministic ρ_t), in expectation, all t ≤ T", Function: f.Name(),
 					Setting: set, Bound: bound[worst], Observed: obs[worst], CI: ci[worst], Verdict: v, Expected: Holds,
-					Note: fmt.Sprintf("tightest at t = %d", worst)})
+					Note: note})
 				pv := Holds
 				if pathFail > 0 {
-					pv = Fails
+					pv = Violated
 				}
 				out = append(out, Check{Claim: "Theorem 2", Reading: "ε_t = ρ∇L, along every path with X_t", Function: f.Name(),
 					Setting: set, Bound: 0, Observed: float64(pathFail), Verdict: pv, Expected: Holds,
@@ -187,13 +202,13 @@ func Theorem2FixedRho(fns []Function, T, n int) []Check {
 		for i, tr := range trs {
 			bs[i] = thm2Bounds(tr, j.f, j.rho, FixedRho, false)
 		}
-		first, _, obs, ci, bound := mcCompare(trs, bs, j.f)
+		first, _, obs, ci, bound, v := mcCompare(trs, bs, j.f)
 		ck := Check{Claim: "Theorem 2", Reading: "fixed ρ in place of ρ_t, in expectation", Function: j.f.Name(),
-			Setting: fmt.Sprintf("%s, ρβ = %.2g, %d paths", j.c, j.rho*j.f.Beta(), n), Expected: Fails}
+			Setting: fmt.Sprintf("%s, ρβ = %.2g, %d paths", j.c, j.rho*j.f.Beta(), n), Expected: Violated, Verdict: v}
 		if first < 0 {
-			ck.Verdict, ck.Bound, ck.Observed, ck.CI = Holds, bound[j.c.T], obs[j.c.T], ci[j.c.T]
+			ck.Bound, ck.Observed, ck.CI = bound[j.c.T], obs[j.c.T], ci[j.c.T]
 		} else {
-			ck.Verdict, ck.Bound, ck.Observed, ck.CI = Fails, bound[first], obs[first], ci[first]
+			ck.Bound, ck.Observed, ck.CI = bound[first], obs[first], ci[first]
 			ck.Note = fmt.Sprintf("first fails at t = %d, where mean ‖∇L‖/(ρβ) = %.3g; at T: E[L−L*] = %.3g vs bound %.3g",
 				first, meanGradRatio(trs, first, j.rho*j.f.Beta()), obs[j.c.T], bound[j.c.T])
 		}
@@ -250,9 +265,9 @@ func oneStepCounterexample(f Function, x0 []float64, rho float64, start string) 
 	note := fmt.Sprintf("‖∇L(θ_0)‖/(ρβ) = %.3g; observed/bound = %.3g", ratio, e/be)
 	return []Check{
 		{Claim: "Theorem 2", Reading: "as printed, ρ_t = ρ/‖∇L(θ_t)‖, in expectation (exact)", Function: f.Name(), Setting: set,
-			Bound: be, Observed: e, Verdict: judge(be, e, 0, be), Expected: Fails, Note: note},
+			Bound: be, Observed: e, Verdict: judge(be, e, 0, be), Expected: Violated, Note: note},
 		{Claim: "Theorem 2", Reading: "as printed, along the SAM path (X_0 = 1)", Function: f.Name(), Setting: set,
-			Bound: bx, Observed: sam.Loss[1] - f.Min(), Verdict: judge(bx, sam.Loss[1]-f.Min(), 0, bx), Expected: Fails,
+			Bound: bx, Observed: sam.Loss[1] - f.Min(), Verdict: judge(bx, sam.Loss[1]-f.Min(), 0, bx), Expected: Violated,
 			Note: fmt.Sprintf("‖∇L(θ_0)‖/(ρβ) = %.3g", ratio)},
 	}
 }
@@ -317,7 +332,7 @@ func Theorem2PrintedRuns(fns []Function, T, n int) []Check {
 			set := fmt.Sprintf("%s, ρβ = %g, %d paths", c, rb, n)
 			v := Holds
 			if early > 0 {
-				v = Fails
+				v = Violated
 			}
 			out = append(out, Check{Claim: "Theorem 2", Reading: "as printed, along the path with X_t, up to the first SAM step with ‖∇L‖ < ρβ",
 				Function: f.Name(), Setting: set, Observed: float64(early), Verdict: v, Expected: Holds,
@@ -325,14 +340,13 @@ func Theorem2PrintedRuns(fns []Function, T, n int) []Check {
 			note := "no path failed"
 			pv := Holds
 			if failed > 0 {
-				pv = Fails
+				pv = Violated
 				note = fmt.Sprintf("%d/%d paths fail; earliest at t = %d, after a step with ‖∇L‖/(ρβ) = %.3g", failed, n, firstFail, ratioAt)
 			}
-			first, worst, obs, ci, bound := mcCompare(trs, bs, f)
-			ev := Holds
+			first, worst, obs, ci, bound, ev := mcCompare(trs, bs, f)
 			k := worst
 			if first >= 0 {
-				ev, k = Fails, first
+				k = first
 			}
 			out = append(out, Check{Claim: "Theorem 2", Reading: "as printed, along the path with X_t, all t", Function: f.Name(), Setting: set,
 				Observed: float64(failed), Verdict: pv, Expected: "reported", Note: note})

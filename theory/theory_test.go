@@ -21,7 +21,7 @@ func expectVerdicts(t *testing.T, cs []Check) {
 		if want == "unproven" {
 			want = Holds
 		}
-		if want != Holds && want != Fails {
+		if want != Holds && want != Violated {
 			continue
 		}
 		if c.Verdict != want {
@@ -204,7 +204,13 @@ func TestTable2(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
-	if judge(1, 0.5, 0.1, 1) != Holds || judge(1, 2, 0.1, 1) != Fails || judge(1, 1.05, 0.1, 1) != Inconclusive {
+	if judge(1, 0.5, 0.1, 1) != Holds || judge(1, 2, 0.1, 1) != Violated || judge(1, 1.05, 0.1, 1) != Inconclusive {
 		t.Error("judge misclassifies")
+	}
+	// An identity: the interval must contain the value to not be violated,
+	// and lie within the margin to hold.
+	if judgeEqual(1, 1.01, 0.02, 0.05) != Holds || judgeEqual(1, 1.05, 0.02, 0.05) != Violated ||
+		judgeEqual(1, 0.95, 0.02, 0.05) != Violated || judgeEqual(1, 1.01, 0.1, 0.05) != Inconclusive {
+		t.Error("judgeEqual misclassifies")
 	}
 }
