@@ -107,7 +107,7 @@ func Mutations(ncs []noisyCheck) []Check {
 		}
 		out = append(out, Check{Claim: "mutation test", Reading: m.name + " is rejected", Function: "-",
 			Setting: fmt.Sprintf("%d stochastic checks, the runs of the derived checks", len(ncs)),
-			Bound: 1, Observed: float64(rejected), Verdict: v, Expected: Holds,
+			Bound:   1, Observed: float64(rejected), Verdict: v, Expected: Holds,
 			Note: fmt.Sprintf("observed = checks reporting it violated (%d more inconclusive); %s", inconclusive, strings.Join(parts, "; "))})
 	}
 	return out

@@ -117,7 +117,6 @@ func noiseFor(f Function, level float64) float64 {
 	return level * norm(g) / math.Sqrt(float64(f.Dim()))
 }
 
-
 // weightedGradSqs is weightedGradSq of every path.
 func weightedGradSqs(trs []*Trace) []float64 {
 	out := make([]float64, len(trs))
