@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,9 @@ const dataUsage = `usage:
   rst data fetch NAME [--data-dir D] [--force]   get NAME into the data dir, checked
   rst data info [NAME] [--data-dir D]           where each dataset comes from, its files and counts
   rst data info imagenet [--data-dir D]         ImageNet's train/ and val/ folders: counts and manifests
+  rst data subset NAME --subset N --seed S [--test-subset M] [--label-noise F]
+                                                the images and labels a run of that seed trains and
+                                                is tested on, as JSON (for peers outside the suite)
 
 NAME is mnist, fashion-mnist, cifar10 or cifar100. fetch checks what is
 already there and replaces only what is bad; --force replaces it all:
@@ -55,12 +59,14 @@ func runData(args []string) error {
 		return runDataFetch(args[1:])
 	case "info":
 		return runDataInfo(args[1:])
+	case "subset":
+		return runDataSubset(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stderr, dataUsage)
 		return flag.ErrHelp
 	}
 	fmt.Fprint(os.Stderr, dataUsage)
-	return fmt.Errorf("unknown subcommand %q: want fetch or info", args[0])
+	return fmt.Errorf("unknown subcommand %q: want fetch, info or subset", args[0])
 }
 
 // parseInterspersed parses flags that may come before or after the names
@@ -187,4 +193,68 @@ func printImageNetInfo(w io.Writer, _ string, dir string) error {
 		fmt.Fprintf(w, "\n    %s  %10d  (SHA-256 of the file list with sizes)\n", m.SHA256, m.Bytes)
 	}
 	return nil
+}
+
+// runDataSubset prints which images (indices into the dataset's files) and
+// which labels a run with these settings uses: the training subset with
+// its label noise, and the test subset.
+func runDataSubset(args []string) error {
+	fs, dir := dataFlagSet("subset", "subset NAME --subset N --seed S [--test-subset M] [--label-noise F] [--data-dir D]")
+	n := fs.Int("subset", 0, "training images (0 = all)")
+	m := fs.Int("test-subset", 0, "test images (0 = all)")
+	seed := fs.Uint64("seed", 1, "the run's seed")
+	noise := fs.Float64("label-noise", 0, "fraction of training labels replaced, as --label-noise in rst train")
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 {
+		fs.Usage()
+		return fmt.Errorf("want one dataset (%s), got %d", strings.Join(data.Datasets, ", "), len(names))
+	}
+	trainSet, testSet, err := data.Load(names[0], *dir)
+	if err != nil {
+		return err
+	}
+	pick := func(set *data.Set, k int, flag string) ([]int, *data.Set, error) {
+		if k == 0 {
+			idx := make([]int, set.Len())
+			for i := range idx {
+				idx[i] = i
+			}
+			return idx, set, nil
+		}
+		sub, err := set.Subset(k, *seed)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		return data.SubsetIndices(set.Len(), k, *seed), sub, nil
+	}
+	trainIdx, trainSub, err := pick(trainSet, *n, "--subset")
+	if err != nil {
+		return err
+	}
+	testIdx, testSub, err := pick(testSet, *m, "--test-subset")
+	if err != nil {
+		return err
+	}
+	changed := 0
+	if *noise != 0 {
+		if trainSub, changed, err = trainSub.WithLabelNoise(*noise, *seed); err != nil {
+			return fmt.Errorf("--label-noise: %w", err)
+		}
+	}
+	out := struct {
+		Data         string    `json:"data"`
+		Seed         uint64    `json:"seed"`
+		TrainIndices []int     `json:"train_indices"`
+		TrainLabels  []int32   `json:"train_labels"`
+		NoisyLabels  int       `json:"noisy_labels"`
+		TestIndices  []int     `json:"test_indices"`
+		TestLabels   []int32   `json:"test_labels"`
+		Mean         []float32 `json:"mean"`
+		Std          []float32 `json:"std"`
+	}{names[0], *seed, trainIdx, trainSub.Labels, changed, testIdx, testSub.Labels, trainSub.Mean, trainSub.Std}
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(out)
 }

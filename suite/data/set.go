@@ -91,9 +91,7 @@ func (s *Set) Subset(n int, seed uint64) (*Set, error) {
 	if n <= 0 || n > s.Len() {
 		return nil, fmt.Errorf("data: subset of %d samples from %q, which has %d: want 1..%d", n, s.Name, s.Len(), s.Len())
 	}
-	perm := permutation(s.Len(), rng.New(seed, "data-subset"))
-	pick := perm[:n]
-	slices.Sort(pick)
+	pick := SubsetIndices(s.Len(), n, seed)
 	sz := s.ImageSize()
 	out := &Set{
 		Name: s.Name, H: s.H, W: s.W, C: s.C, Classes: s.Classes,
@@ -108,6 +106,15 @@ func (s *Set) Subset(n int, seed uint64) (*Set, error) {
 		out.Labels[j] = s.Labels[i]
 	}
 	return out, nil
+}
+
+// SubsetIndices are the indices, ascending, of the n samples out of total
+// that Subset(n, seed) keeps: for a peer outside the suite (bench/peer)
+// to train on exactly the same images.
+func SubsetIndices(total, n int, seed uint64) []int {
+	pick := permutation(total, rng.New(seed, "data-subset"))[:n]
+	slices.Sort(pick)
+	return pick
 }
 
 // Histogram counts the samples of each class.
