@@ -72,18 +72,19 @@ func evalChecks(ncs []noisyCheck, b boundForm) []Check {
 
 // Mutations judges the runs behind ncs against every mutant. One check per
 // mutant: it holds when at least one check that holds with the derived
-// bound reports the mutant violated; observed is how many do.
+// bounds reports the mutant violated.
 func Mutations(ncs []noisyCheck) []Check {
 	base := evalChecks(ncs, derived)
 	var out []Check
 	for _, m := range mutants() {
 		got := evalChecks(ncs, m)
-		rejected, inconclusive := 0, 0
+		eligible, rejected, inconclusive := 0, 0, 0
 		by := map[string]int{}
 		for i, c := range got {
 			if base[i].Expected != Holds || base[i].Verdict != Holds {
 				continue // only checks that the derived bound passes can reject
 			}
+			eligible++
 			switch c.Verdict {
 			case Violated:
 				rejected++
@@ -105,10 +106,13 @@ func Mutations(ncs []noisyCheck) []Check {
 		if rejected > 0 {
 			v = Holds
 		}
+		// As a bound: of the eligible checks, all but one at most may let the
+		// mutant pass (not report it violated).
 		out = append(out, Check{Claim: "mutation test", Reading: m.name + " is rejected", Function: "-",
-			Setting: fmt.Sprintf("%d stochastic checks, the runs of the derived checks", len(ncs)),
-			Bound:   1, Observed: float64(rejected), Verdict: v, Expected: Holds,
-			Note: fmt.Sprintf("observed = checks reporting it violated (%d more inconclusive); %s", inconclusive, strings.Join(parts, "; "))})
+			Setting: fmt.Sprintf("%d checks that the derived bounds pass, on their runs", eligible),
+			Bound:   float64(eligible - 1), Observed: float64(eligible - rejected), Verdict: v, Expected: Holds,
+			Note: fmt.Sprintf("rejected (reported violated) by %d checks, %d more inconclusive; bound = all but one of the checks, observed = the checks it passes. %s",
+				rejected, inconclusive, strings.Join(parts, "; "))})
 	}
 	return out
 }

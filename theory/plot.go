@@ -62,6 +62,10 @@ type series struct {
 	// floor: values under it are rounding noise (L − L* near a non-zero L*)
 	// and are drawn like zeros, under the axis.
 	floor float64
+	// glyph draws a mark series' points (nil: a cross) with radius (0: 4
+	// points); marks are black unless color is set.
+	glyph  draw.GlyphDrawer
+	radius vg.Length
 }
 
 // noiseFloor is the resolution of L − L* in float64 when L* ≠ 0: a few ulps
@@ -209,9 +213,17 @@ func (f figure) build(h text.Handler) (*plot.Plot, []legendItem, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %s: %w", f.name, m.name, err)
 		}
-		sc.Shape = draw.CrossGlyph{}
-		sc.Radius = vg.Points(4)
-		sc.Color = color.Black
+		sc.Shape, sc.Color = m.glyph, m.color
+		if sc.Shape == nil {
+			sc.Shape = draw.CrossGlyph{}
+		}
+		if sc.Color == nil {
+			sc.Color = color.Black
+		}
+		sc.Radius = m.radius
+		if sc.Radius == 0 {
+			sc.Radius = vg.Points(4)
+		}
 		p.Add(sc)
 		items = append(items, legendItem{m.name, sc})
 	}

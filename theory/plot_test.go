@@ -102,7 +102,11 @@ func TestPlotLayout(t *testing.T) {
 	if len(figs) != 13 {
 		t.Errorf("%d figures, want 13", len(figs))
 	}
-	for _, f := range figs {
+	v := figVerdicts(sampleVerdicts())
+	if len(v.marks) != 3 {
+		t.Errorf("verdict figure: %d mark series, want one per verdict", len(v.marks))
+	}
+	for _, f := range append(figs, v) {
 		rec := &recorder{Handler: h}
 		var data vg.Rectangle
 		L, err := f.render(rec, func(w, ht vg.Length) vg.CanvasSizer { return vgimg.New(w, ht) })
@@ -255,6 +259,34 @@ func TestSameSVG(t *testing.T) {
 	}
 }
 
+// sampleVerdicts are Monte Carlo checks with every verdict, and an exact
+// one, which the verdict figure leaves out.
+func sampleVerdicts() []Section {
+	var cs []Check
+	for i := 0; i < 30; i++ {
+		r := 0.3 + 0.05*float64(i)
+		v := judge(1, r, 0.1, 1)
+		cs = append(cs, Check{Bound: 1, Observed: r, CI: 0.1, Verdict: v})
+	}
+	cs = append(cs, Check{Bound: 1, Observed: 2, Verdict: Violated})
+	return []Section{{Name: "sample", Checks: cs}}
+}
+
+// TestFigVerdicts: one mark per Monte Carlo check, in the series of its
+// verdict.
+func TestFigVerdicts(t *testing.T) {
+	f := figVerdicts(sampleVerdicts())
+	n := map[string]int{}
+	total := 0
+	for _, m := range f.marks {
+		n[strings.Fields(m.name)[0]] = len(m.x)
+		total += len(m.x)
+	}
+	if total != 30 || n["holds"] == 0 || n["violated"] == 0 || n["inconclusive"] == 0 {
+		t.Errorf("marks per verdict %v (total %d, want 30)", n, total)
+	}
+}
+
 // TestWriteReport runs `rst theory` end to end (the checks take ~30 s on 2 idle cores).
 func TestWriteReport(t *testing.T) {
 	if testing.Short() {
@@ -269,7 +301,12 @@ func TestWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range reportFigures(Suite()) {
+	for _, want := range []string{"## Inconclusive checks", "| inconclusive |", "mutation test", "(verdicts.png)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("README.md lacks %q", want)
+		}
+	}
+	for _, f := range append(reportFigures(Suite()), figure{name: "verdicts"}) {
 		for _, ext := range []string{".png", ".svg"} {
 			if st, err := os.Stat(filepath.Join(dir, f.name+ext)); err != nil || st.Size() < 1000 {
 				t.Errorf("%s%s: %v", f.name, ext, err)

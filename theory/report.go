@@ -2,12 +2,16 @@ package theory
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // WriteReport runs every check and writes outDir/README.md (Markdown tables)
@@ -24,10 +28,17 @@ func WriteReport(outDir string, log io.Writer) error {
 	secs := AllChecks(fns, DefaultSizes())
 	var md strings.Builder
 	writeMarkdown(&md, fns, secs)
-	fmt.Fprintf(log, "theory: checks done in %s; plotting\n", time.Since(start).Round(time.Millisecond))
+	n := map[Verdict]int{}
+	for _, sec := range secs {
+		for _, c := range sec.Checks {
+			n[c.Verdict]++
+		}
+	}
+	fmt.Fprintf(log, "theory: checks done in %s: %d hold, %d violated, %d inconclusive; plotting\n",
+		time.Since(start).Round(time.Millisecond), n[Holds], n[Violated], n[Inconclusive])
 
 	md.WriteString("## Plots\n\n")
-	figs := reportFigures(fns)
+	figs := append(reportFigures(fns), figVerdicts(secs))
 	for _, fig := range figs {
 		if err := fig.save(filepath.Join(outDir, fig.name)); err != nil {
 			return fmt.Errorf("plot %s: %w", fig.name, err)
@@ -50,12 +61,28 @@ func writeMarkdown(w *strings.Builder, fns []Function, secs []Section) {
 	for _, f := range fns {
 		fmt.Fprintf(w, "| %s | %d | %.6g | %.6g | %.10g |\n", f.Name(), f.Dim(), f.Beta(), f.Mu(), f.Min())
 	}
-	w.WriteString("\n## Summary\n\n| section | checks | holds | fails | inconclusive | verdict as predicted |\n|---|---|---|---|---|---|\n")
+	w.WriteString("\n## Summary\n\n")
+	w.WriteString("Verdicts: **holds** (the 99.9% interval lies on the bound's side; for an identity, within its margin), " +
+		"**violated** (it lies on the other side, or off the identity) and **inconclusive** (it straddles the bound, or is " +
+		"wider than the identity's margin). Inconclusive checks count as neither and are listed apart below. " +
+		"For a check of a σ² bound, \"σ = 0 holds too\" counts the checks where the deterministic bound holds on the same " +
+		"observation: those cannot confirm the σ² form.\n\n")
+	w.WriteString("| section | checks | holds | violated | inconclusive | σ = 0 holds too | verdict as predicted |\n|---|---|---|---|---|---|---|\n")
+	var inconclusive []Check
 	for _, s := range secs {
 		n := map[Verdict]int{}
-		agree := 0
+		agree, zero, zeroHolds := 0, 0, 0
 		for _, c := range s.Checks {
 			n[c.Verdict]++
+			if c.Verdict == Inconclusive {
+				inconclusive = append(inconclusive, c)
+			}
+			if c.ZeroNoise != "" {
+				zero++
+				if c.ZeroNoise == Holds {
+					zeroHolds++
+				}
+			}
 			want := c.Expected
 			if want == "unproven" || want == "reported" {
 				agree++
@@ -65,44 +92,91 @@ func writeMarkdown(w *strings.Builder, fns []Function, secs []Section) {
 				agree++
 			}
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d/%d |\n", s.Name, len(s.Checks), n[Holds], n[Violated], n[Inconclusive], agree, len(s.Checks))
+		zs := "-"
+		if zero > 0 {
+			zs = fmt.Sprintf("%d/%d", zeroHolds, zero)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s | %d/%d |\n", s.Name, len(s.Checks), n[Holds], n[Violated], n[Inconclusive], zs, agree, len(s.Checks))
 	}
-	w.WriteString("\n")
+	w.WriteString("\n## Inconclusive checks\n\n")
+	if len(inconclusive) == 0 {
+		w.WriteString("None.\n\n")
+	} else {
+		fmt.Fprintf(w, "%d checks neither hold nor are violated at 99.9%%; they confirm nothing:\n\n", len(inconclusive))
+		table(w, inconclusive)
+	}
 	for _, s := range secs {
 		fmt.Fprintf(w, "## %s\n\n", s.Name)
 		cs := s.Checks
 		if len(cs) > 60 {
-			// The sweep: the tightest check per function, then counts.
+			// The sweep: the tightest check per function, then the checks
+			// that confirm a σ² form and any verdict not as predicted.
 			fmt.Fprintf(w, "%d checks; the one with the least relative slack per function:\n\n", len(cs))
 			best := map[string]Check{}
-			var order []string
+			var order, confirm, odd []Check
+			var names []string
 			for _, c := range cs {
 				b, ok := best[c.Function]
 				if !ok {
-					order = append(order, c.Function)
+					names = append(names, c.Function)
 				}
 				if !ok || c.Slack()/c.Bound < b.Slack()/b.Bound {
 					best[c.Function] = c
 				}
+				if c.ZeroNoise == Violated {
+					confirm = append(confirm, c)
+				}
+				if (c.Expected == Holds || c.Expected == Violated) && c.Verdict != c.Expected {
+					odd = append(odd, c)
+				}
 			}
-			cs = nil
-			for _, k := range order {
-				cs = append(cs, best[k])
+			for _, k := range names {
+				order = append(order, best[k])
 			}
+			table(w, order)
+			if len(confirm) > 0 {
+				fmt.Fprintf(w, "The %d checks where the σ = 0 bound is violated, so that only the σ² form passes (the others cannot confirm it):\n\n", len(confirm))
+				table(w, confirm)
+			}
+			if len(odd) > 0 {
+				fmt.Fprintf(w, "The %d checks whose verdict is not the predicted one:\n\n", len(odd))
+				table(w, odd)
+			}
+			continue
 		}
 		table(w, cs)
 	}
 }
 
 func table(w *strings.Builder, cs []Check) {
-	w.WriteString("| claim | reading | function | setting | bound | observed | slack | verdict | predicted | note |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	zero := false
+	for _, c := range cs {
+		zero = zero || c.ZeroNoise != ""
+	}
+	w.WriteString("| claim | reading | function | setting | bound | observed | slack | verdict | predicted |")
+	if zero {
+		w.WriteString(" σ = 0 bound |")
+	}
+	w.WriteString(" note |\n|---|---|---|---|---|---|---|---|---|---|")
+	if zero {
+		w.WriteString("---|")
+	}
+	w.WriteString("\n")
 	for _, c := range cs {
 		obs := fmt.Sprintf("%.4g", c.Observed)
 		if c.CI > 0 {
 			obs += fmt.Sprintf(" ± %.2g", c.CI)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.4g | %s | %.3g | **%s** | %s | %s |\n", c.Claim, esc(c.Reading), c.Function, esc(c.Setting),
-			c.Bound, obs, c.Slack(), c.Verdict, c.Expected, esc(c.Note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.4g | %s | %.3g | **%s** | %s |", c.Claim, esc(c.Reading), c.Function, esc(c.Setting),
+			c.Bound, obs, c.Slack(), c.Verdict, c.Expected)
+		if zero {
+			z := string(c.ZeroNoise)
+			if z == "" {
+				z = "-"
+			}
+			fmt.Fprintf(w, " %s |", z)
+		}
+		fmt.Fprintf(w, " %s |\n", esc(c.Note))
 	}
 	w.WriteString("\n")
 }
@@ -124,6 +198,62 @@ func reportFigures(fns []Function) []figure {
 		figLastIterate(),
 		figTheorem2(half(), "thm2_fixed_rho_counterexample", "Theorem 2 with a fixed ρ: counterexample on L = ½x²"),
 		figGNR(fns))
+}
+
+// verdictClamp bounds the ratios drawn by figVerdicts.
+var verdictClamp = [2]float64{1e-4, 1e4}
+
+// figVerdicts shows every Monte Carlo check of secs as observed / bound,
+// one mark shape per verdict, so that inconclusive checks stand apart from
+// those that hold.
+func figVerdicts(secs []Section) figure {
+	type group struct {
+		v     Verdict
+		glyph draw.GlyphDrawer
+		col   color.Color
+		x, y  []float64
+	}
+	groups := []*group{
+		{v: Holds, glyph: draw.CircleGlyph{}, col: palette[2]},
+		{v: Violated, glyph: draw.CrossGlyph{}, col: palette[1]},
+		{v: Inconclusive, glyph: draw.TriangleGlyph{}, col: palette[4]},
+	}
+	k := 0
+	for _, sec := range secs {
+		for _, c := range sec.Checks {
+			if c.CI <= 0 || c.Bound <= 0 {
+				continue // exact checks cannot be inconclusive
+			}
+			k++
+			// Far from 1 the ratio only says "far": clamp it to the axis.
+			r := math.Min(math.Max(c.Observed/c.Bound, verdictClamp[0]), verdictClamp[1])
+			for _, g := range groups {
+				if g.v == c.Verdict {
+					g.x, g.y = append(g.x, float64(k)), append(g.y, r)
+				}
+			}
+		}
+	}
+	f := figure{
+		name:     "verdicts",
+		title:    "Every Monte Carlo check: observed / bound, by verdict",
+		subtitle: "99.9% intervals; identities are judged two-sided, within a margin of the predicted value",
+		xLabel:   "check, in the order of the tables",
+		yLabel:   "observed / bound  (log scale)",
+		xSym:     "check",
+		lines:    []series{{name: "observed = bound", x: []float64{0, float64(k + 1)}, y: []float64{1, 1}, dash: true, color: palette[5]}},
+		caption: "One mark per Monte Carlo check (ratios beyond 10⁻⁴ and 10⁴ are drawn at those values): green circles hold (the interval lies under the bound, or for an identity within " +
+			"its margin), red crosses are violated (the interval lies above the bound, or for an identity off it), and orange " +
+			"triangles are inconclusive (the interval straddles the bound): these neither confirm nor refute the reading and are " +
+			"listed in the table of inconclusive checks. The counterexamples sit above the line by design; the tables say which " +
+			"verdict the mathematics predicts for each check.",
+	}
+	for _, g := range groups {
+		if len(g.x) > 0 {
+			f.marks = append(f.marks, series{name: fmt.Sprintf("%s (%d)", g.v, len(g.x)), x: g.x, y: g.y, glyph: g.glyph, color: g.col, radius: vg.Points(2.5)})
+		}
+	}
+	return f
 }
 
 func steps(n int) []float64 {
