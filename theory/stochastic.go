@@ -221,12 +221,6 @@ func thm1Sweep(fns []Function, T, n int) []noisyCheck {
 	return out
 }
 
-// StochasticTheorem1 checks the bounded-variance Theorem 1 and its
-// corollaries (thm1Sweep) against the derived bounds.
-func StochasticTheorem1(fns []Function, T, n int) []Check {
-	return evalChecks(thm1Sweep(fns, T, n), derived)
-}
-
 // noiseCounterexample: the deterministic Theorem 1 does not carry over to
 // gradient noise. On L = ½‖x‖² in d = 100 (β = 1) from a unit vector, with
 // s = 0.1 per coordinate (σ² = 1), α = ½, p = ½, ρ = 0.01, T = 1000, noisy
@@ -271,10 +265,6 @@ func noiseCounterexample(n int) []noisyCheck {
 	}
 }
 
-// Theorem1NoiseCounterexample is noiseCounterexample judged against the
-// derived bound.
-func Theorem1NoiseCounterexample(n int) []Check { return evalChecks(noiseCounterexample(n), derived) }
-
 // crossTerm shows that the term 2κpβρσ is needed when both passes of a
 // SAM step share their noise. On (β/2)‖x‖², d = 100, β = 1, α = 1/β, SAM
 // at every step, σ = 1 and ρβ = 1, the descent lemma is an equality; with
@@ -312,9 +302,6 @@ func crossTerm(T, n int) []noisyCheck {
 	}
 	return out
 }
-
-// Theorem1CrossTerm is crossTerm judged against the derived bound.
-func Theorem1CrossTerm(T, n int) []Check { return evalChecks(crossTerm(T, n), derived) }
 
 // Identity grid of Theorem 1 on the isotropic quadratic.
 var (
@@ -367,9 +354,6 @@ func thm1Identity(T, n int) []noisyCheck {
 	}
 	return out
 }
-
-// Theorem1Identity is thm1Identity judged against the derived bound.
-func Theorem1Identity(T, n int) []Check { return evalChecks(thm1Identity(T, n), derived) }
 
 // cosineSums are Σα_t and Σα_t² over t < T of the cosine rule with C = β = 1.
 func cosineSums(T int) (s1, s2 float64) {
@@ -585,11 +569,6 @@ func thm2Sweep(fns []Function, T, n int) []noisyCheck {
 		}
 	}
 	return out
-}
-
-// StochasticTheorem2 is thm2Sweep judged against the derived bounds.
-func StochasticTheorem2(fns []Function, T, n int) []Check {
-	return evalChecks(thm2Sweep(fns, T, n), derived)
 }
 
 // stochasticSuite is every stochastic check with its runs done, by
