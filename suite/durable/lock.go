@@ -32,7 +32,7 @@ func TryLock(path, what string) (*Lock, error) {
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, withHint(fmt.Errorf("lock %s: %w", path, err))
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(path)
@@ -44,7 +44,7 @@ func TryLock(path, what string) (*Lock, error) {
 			}
 			return nil, fmt.Errorf("%s is in use by %s (%w; lock file %s): wait for it to finish, or stop that process", what, h, ErrLocked, path)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, withHint(fmt.Errorf("lock %s: %w", path, err))
 	}
 	host, _ := os.Hostname()
 	f.Truncate(0)
@@ -62,4 +62,28 @@ func (l *Lock) Unlock() error {
 	err := l.f.Close() // closing the descriptor releases the flock
 	l.f = nil
 	return err
+}
+
+// Held reports whether another process holds the lock at path, and who
+// (the pid, host and start time it wrote), without taking it or creating
+// anything. A lock file that a holder released is empty (Unlock truncates
+// it), so only a non-empty one is probed with a shared flock: a probe can
+// then only meet a live holder, whose lock it cannot disturb, or one that
+// died, and never makes a worker that is just taking a free lock fail.
+func Held(path string) (holder string, held bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	b := make([]byte, 256)
+	n, _ := f.ReadAt(b, 0)
+	if n == 0 {
+		return "", false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return "", false
+	}
+	return strings.TrimSpace(string(b[:n])), true
 }

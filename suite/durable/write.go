@@ -2,10 +2,13 @@ package durable
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // file is what WriteFile needs of a temporary file; tests replace
@@ -28,14 +31,14 @@ func WriteFile(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := createTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return withHint(fmt.Errorf("writing %s: %w", path, err))
 	}
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(tmp)
-			err = fmt.Errorf("writing %s: %w", path, err)
+			err = withHint(fmt.Errorf("writing %s: %w", path, err))
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<16)
@@ -84,7 +87,7 @@ func syncDir(dir string) {
 func EnsureDir(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create the folder %s for %s: %w; choose a writable path", dir, path, err)
+		return fmt.Errorf("cannot create the folder %s for %s: %w; choose a writable path%s", dir, path, err, also(err))
 	}
 	return nil
 }
@@ -98,8 +101,40 @@ func CheckWritable(path string) error {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.probe")
 	if err != nil {
-		return fmt.Errorf("cannot write in %s (for %s): %w; choose a writable path", filepath.Dir(path), path, err)
+		return fmt.Errorf("cannot write in %s (for %s): %w; choose a writable path%s", filepath.Dir(path), path, err, also(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// CheckDir checks, creating nothing, that dir is a folder this process can
+// write in, or could be created: dir itself when it exists, else the
+// nearest folder above it that exists. A command checks its outputs this
+// way before it starts work, so that a refusal leaves no trace.
+func CheckDir(dir string) error {
+	p := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && !st.IsDir():
+			if p == filepath.Clean(dir) {
+				return fmt.Errorf("%s is a file, not a folder: choose another folder", dir)
+			}
+			return fmt.Errorf("cannot create the folder %s: %s is a file: choose another folder", dir, p)
+		case err == nil:
+			if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+				err = &os.PathError{Op: "write in", Path: p, Err: err}
+				return fmt.Errorf("cannot write %s: %w; choose a writable folder%s", dir, err, also(err))
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			// ENOTDIR: a file stands higher up, which the walk up names.
+			return fmt.Errorf("cannot use the folder %s: %w; choose another folder%s", dir, err, also(err))
+		}
+		up := filepath.Dir(p)
+		if up == p {
+			return fmt.Errorf("cannot create the folder %s: no folder above it exists", dir)
+		}
+		p = up
+	}
 }
