@@ -184,14 +184,47 @@ var cpuProfile = &Profile{
 	Why: merge(noImageNet, map[string]string{
 		CIFAR100: "needs: cifar100 (no 100-class dataset is available offline; run the paper profile)",
 	}),
-	Steps: 6 * (3000 / 128),
 	base: func(model, data string) train.Config {
-		c := train.Defaults()
-		c.Profile, c.Model, c.Data = "cpu", model, data
-		c.Subset, c.TestSubset, c.Epochs, c.Batch = 3000, 2000, 6, 128
+		c := calibrationBase(model, data)
+		cpuRegimeFor(model).apply(&c)
 		return c
 	},
+	method: cpuMethod,
 }
+
+// cpuMethod scales every sharp method's default radius by the adopted
+// regime's ρ over SAM's usual 0.05 (ASAM's 0.5 by as much), leaving a
+// radius the cell sets itself alone.
+func cpuMethod(s optim.Spec) optim.Spec {
+	rho := cpuRegimeFor("smallcnn").Rho
+	if rho == 0 || s.Name == "sgd" || s.Rho != 0 {
+		return s
+	}
+	s.Rho = optim.DefaultRho(s.Name, s.Sharp) * rho / optim.DefaultRho("sam", "")
+	return s
+}
+
+// The calibration regimes (calibrate.go) the cpu profile trains in: the
+// CNN stand-ins', and the ViT stand-in's. tables/cpu/calibration.md shows
+// why these.
+const (
+	cpuRegime    = "current"
+	cpuViTRegime = "current"
+)
+
+func cpuRegimeFor(model string) Regime {
+	name := cpuRegime
+	if strings.HasPrefix(model, "vit-") {
+		name = cpuViTRegime
+	}
+	g, ok := LookupRegime(name)
+	if !ok {
+		panic("experiments: the cpu profile's regime " + name + " is not a calibration regime")
+	}
+	return g
+}
+
+func init() { cpuProfile.Steps = cpuRegimeFor("smallcnn").Steps() }
 
 // The smoke profile runs every code path in seconds: an MLP on 512 MNIST
 // digits for one epoch.
@@ -249,7 +282,7 @@ func (p *Profile) Config(c Cell, seed int) (train.Config, string, error) {
 	}
 	cfg.Seed = uint64(seed)
 	cfg.Method = c.Method
-	if p.method != nil {
+	if p.method != nil && c.Regime == "" { // a calibration regime is frozen: the profile's choices do not reach it
 		cfg.Method = p.method(cfg.Method)
 	}
 	if c.Augment != "" && p.Name != "smoke" && c.Regime == "" {
