@@ -123,8 +123,7 @@ func CheckDir(dir string) error {
 			return fmt.Errorf("cannot create the folder %s: %s is a file: choose another folder", dir, p)
 		case err == nil:
 			if err := syscall.Access(p, 2 /* W_OK */); err != nil {
-				err = &os.PathError{Op: "write in", Path: p, Err: err}
-				return fmt.Errorf("cannot write %s: %w; choose a writable folder%s", dir, err, also(err))
+				return fmt.Errorf("cannot write in %s: %w; choose a writable folder%s", p, err, also(err))
 			}
 			return nil
 		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
