@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,18 +51,94 @@ func TestBadRecordRefused(t *testing.T) {
 			if r.code == 0 {
 				t.Fatalf("rst run accepted a %s record:\n%s", c.name, r.stderr)
 			}
-			mustContain(t, "rst run's error", r.stderr, path, c.says, "delete it to run the run again")
+			mustContain(t, "rst run's error", r.stderr, path, c.says, "delete it to run the run again", "nothing was trained")
 			sameSnapshot(t, "rst run on a "+c.name+" record", before, snapshot(t, results))
 
+			// rst render writes the table, marks the record, and fails.
 			r = rst(t, dir, "render", target, "--profile", profile, "--seeds", "1", "--results", results,
 				"--tables", filepath.Join(dir, "tables"), "--figures", filepath.Join(dir, "figures"))
-			if r.code != 0 {
-				t.Fatalf("rst render with a %s record: exit %d\n%s", c.name, r.code, r.stderr)
+			if r.code == 0 {
+				t.Errorf("rst render with a %s record: exit 0, want a failure", c.name)
 			}
-			mustContain(t, "rst render's notes", r.stdout, "run "+ids[0]+": unreadable record, counted as missing", path, c.says)
+			mustContain(t, "rst render's notes", r.stdout, "run "+ids[0]+": unreadable record, counted as missing", path, c.says, "INCOMPLETE")
+			mustContain(t, "rst render's error", r.stderr, path, "delete it to run the run again")
 			sameSnapshot(t, "rst render", before, snapshot(t, results))
 		})
 	}
+}
+
+// A whole, valid record copied over another run's file (issue 24: SAM's
+// seed-1 record over SGD's) made the SGD row show SAM's numbers with exit
+// 0. The store now refuses the file under the name it was copied to:
+// rst render marks the table and fails, rst run trains nothing, and rst
+// verify names the file; the intact store passes verify.
+func TestRecordCopiedOverAnother(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	st := craftStore(t, results, 1, nil)
+	out := []string{"--tables", filepath.Join(dir, "tables"), "--figures", filepath.Join(dir, "figures")}
+	var sgd, sam string
+	for _, p := range planned(t, 1) {
+		switch p.Config.Method.Name {
+		case "sgd":
+			sgd = p.ID
+		case "sam":
+			sam = p.ID
+		}
+	}
+	b, err := os.ReadFile(st.RecordPath(profile, sam))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := st.RecordPath(profile, sgd)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	says := []string{path, "holds run " + sam, "not run " + sgd, "delete it to run the run again"}
+	before := snapshot(t, results)
+
+	r := rst(t, dir, append([]string{"render", target, "--profile", profile, "--seeds", "1", "--results", results}, out...)...)
+	if r.code == 0 {
+		t.Errorf("rst render with a record copied over another: exit 0, want a failure")
+	}
+	mustContain(t, "rst render's table", r.stdout, append(says, "INCOMPLETE", "run "+sgd+": unreadable record, counted as missing")...)
+	renderCode := r.code
+	mb, err := os.ReadFile(filepath.Join(dir, "tables", profile, target+".manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Runs []struct{ ID, Status, SHA256 string }
+	}
+	json.Unmarshal(mb, &m)
+	for _, run := range m.Runs {
+		switch {
+		case run.ID == sgd && run.Status != "unreadable":
+			t.Errorf("the manifest lists run %s as %q, want unreadable", sgd, run.Status)
+		case run.ID == sam && (run.Status != "done" || len(run.SHA256) != 64):
+			t.Errorf("the manifest lists run %s as %q with sha256 %q, want done with its record's checksum", sam, run.Status, run.SHA256)
+		}
+	}
+
+	r = rst(t, dir, runArgs(results, 1)...)
+	runCode := r.code
+	if r.code == 0 || trainedLine.MatchString(r.stderr) {
+		t.Errorf("rst run over a record copied over another: exit %d, want a refusal before training\n%s", r.code, r.stderr)
+	}
+	mustContain(t, "rst run's error", r.stderr, append(says, "nothing was trained")...)
+
+	r = rst(t, dir, "verify", "--profile", profile, "--results", results)
+	if r.code == 0 {
+		t.Errorf("rst verify passed a store with a record copied over another:\n%s", r.stdout)
+	}
+	mustContain(t, "rst verify's report", r.stdout, says...)
+	sameSnapshot(t, "render, run and verify", before, snapshot(t, results))
+	intact := filepath.Join(t.TempDir(), "results")
+	craftStore(t, intact, 1, nil)
+	if r := rst(t, dir, "verify", "--results", intact); r.code != 0 {
+		t.Errorf("rst verify on an intact store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	figures(t, "copied-record: render exit %d (table marked INCOMPLETE), run exit %d (nothing trained), verify exit %d; store unchanged", renderCode, runCode, r.code)
 }
 
 // checkpointFor trains run p of the target in this process with a
@@ -175,24 +252,25 @@ func TestResultsNotWritable(t *testing.T) {
 }
 
 // Wrong names and numbers on the command line are refused with a message
-// naming the input and the fix; those checked before the store is opened
-// leave no results folder, and none trains anything.
+// naming the input and the fix, before anything is created: no results
+// folder is left behind, and nothing trains.
 func TestBadExperimentFlags(t *testing.T) {
 	dir := t.TempDir()
 	results := filepath.Join(dir, "results")
 	for _, c := range []struct {
-		args  []string
-		says  []string
-		opens bool // the check comes after the store is opened
+		args []string
+		says []string
 	}{
-		{[]string{"run", "table99", "--profile", profile}, []string{`unknown target "table99"`, "choose from", "table1", "rst list"}, false},
-		{[]string{"run", target, "--profile", "nope"}, []string{`--profile "nope"`, "choose one of paper, cpu, smoke"}, false},
-		{[]string{"run", target, "--profile", profile, "--seeds", "-1"}, []string{"--seeds -1", "want a positive number of seeds"}, false},
-		{[]string{"run", "--profile", profile}, []string{"name at least one target", "rst list"}, false},
-		{[]string{"render", "nope", "--profile", profile}, []string{`unknown target "nope"`}, false},
-		{[]string{"plan", target, "--profile", "paper2"}, []string{`--profile "paper2"`}, false},
-		{[]string{"run", target, "--profile", profile, "--jobs", "0"}, []string{"--jobs 0", "want at least 1"}, true},
-		{[]string{"run", target, "--profile", profile, "--id", "0123456789abcdef"}, []string{"--id 0123456789abcdef", "not a run of table1", "rst plan lists them"}, true},
+		{[]string{"run", "table99", "--profile", profile}, []string{`unknown target "table99"`, "choose from", "table1", "rst list"}},
+		{[]string{"run", target, "--profile", "nope"}, []string{`--profile "nope"`, "choose one of paper, cpu, smoke"}},
+		{[]string{"run", target, "--profile", profile, "--seeds", "-1"}, []string{"--seeds -1", "want a positive number of seeds"}},
+		{[]string{"run", "--profile", profile}, []string{"name at least one target", "rst list"}},
+		{[]string{"render", "nope", "--profile", profile}, []string{`unknown target "nope"`}},
+		{[]string{"plan", target, "--profile", "paper2"}, []string{`--profile "paper2"`}},
+		{[]string{"run", target, "--profile", profile, "--jobs", "0"}, []string{"--jobs 0", "want at least 1"}},
+		{[]string{"run", target, "--profile", profile, "--jobs", "-5"}, []string{"--jobs -5", "want at least 1"}},
+		{[]string{"run", target, "--profile", profile, "--id", "0123456789abcdef"}, []string{"--id 0123456789abcdef", "not a run of table1", "rst plan lists them"}},
+		{[]string{"plan", target, "--profile", profile, "--slurm", "--sbatch-arg", "--array=1"}, []string{"--sbatch-arg", "sets --array itself"}},
 	} {
 		args := append(c.args, "--results", results)
 		r := rst(t, dir, args...)
@@ -202,8 +280,9 @@ func TestBadExperimentFlags(t *testing.T) {
 			continue
 		}
 		mustContain(t, what, r.stderr, c.says...)
-		if _, err := os.Stat(results); err == nil && !c.opens {
+		if _, err := os.Stat(results); err == nil {
 			t.Errorf("%s created the results folder before refusing", what)
+			os.RemoveAll(results)
 		}
 		if ids, _ := (&store.Store{Dir: results}).IDs(profile); len(ids) > 0 {
 			t.Errorf("%s wrote records %v", what, ids)

@@ -16,14 +16,15 @@ var doneCaption = regexp.MustCompile(`(\d+) of (\d+) runs done`)
 // Several rst run processes start at once on one target and one store, as
 // the tasks of a Slurm array or workers on several machines sharing a
 // folder would: every run must be trained by exactly one of them, every
-// record must read back whole and equal the uninterrupted run's, and
-// rendering must work afterwards.
+// record must read back whole and equal the uninterrupted run's, each
+// worker must end with the complete table (it waits for the runs the
+// others hold), and rendering must work afterwards.
 func TestConcurrentWorkers(t *testing.T) {
 	sz := sizes()
 	ref := referenceStore(t)
 	want := planned(t, sz.seeds)
 	start := time.Now()
-	skipped, alreadyDone, trainings := 0, 0, 0
+	skipped, alreadyDone, trainings, waitedFor := 0, 0, 0, 0
 	for trial := 0; trial < sz.concTrials; trial++ {
 		dir := t.TempDir()
 		results := filepath.Join(dir, "results")
@@ -43,6 +44,12 @@ func TestConcurrentWorkers(t *testing.T) {
 			}
 			skipped += strings.Count(out, "skipped: another process is running it")
 			alreadyDone += strings.Count(out, ": already done: ")
+			waitedFor += strings.Count(out, ": done elsewhere: ")
+			// A worker that skipped runs another held waits for them, so
+			// every worker's own table is complete.
+			if m := doneCaption.FindStringSubmatch(out); m == nil || m[1] != m[2] {
+				t.Errorf("trial %d: worker %d's table is not complete:\n%s", trial, i, out)
+			}
 		}
 		for _, p := range want {
 			if trained[p.ID] != 1 {
@@ -81,6 +88,6 @@ func TestConcurrentWorkers(t *testing.T) {
 			t.Errorf("rst render after the workers does not say every run is done:\n%s", res.stdout)
 		}
 	}
-	figures(t, "concurrency: trials=%d workers=%d runs-per-trial=%d trainings=%d (want %d) busy-skips=%d already-done=%d runs-lost=0 time=%s",
-		sz.concTrials, sz.workers, len(want), trainings, sz.concTrials*len(want), skipped, alreadyDone, time.Since(start).Round(time.Second))
+	figures(t, "concurrency: trials=%d workers=%d runs-per-trial=%d trainings=%d (want %d) busy-skips=%d waited-for=%d already-done=%d runs-lost=0 time=%s",
+		sz.concTrials, sz.workers, len(want), trainings, sz.concTrials*len(want), skipped, waitedFor, alreadyDone, time.Since(start).Round(time.Second))
 }

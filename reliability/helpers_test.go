@@ -42,13 +42,15 @@ type size struct {
 	trainTrials int // multi-epoch rst train runs killed and resumed
 	concTrials  int // rounds of workers sharing one store
 	workers     int // workers per round
+	agreeSeeds  int // seeds of table3 in the rounds of workers that must agree
+	agreeTrials int // those rounds
 }
 
 func sizes() size {
 	if long() {
-		return size{seeds: 2, randomKills: 100, writeKills: 40, trainTrials: 20, concTrials: 10, workers: 4}
+		return size{seeds: 2, randomKills: 100, writeKills: 40, trainTrials: 20, concTrials: 10, workers: 4, agreeSeeds: 2, agreeTrials: 3}
 	}
-	return size{seeds: 1, randomKills: 5, writeKills: 3, trainTrials: 1, concTrials: 1, workers: 3}
+	return size{seeds: 1, randomKills: 5, writeKills: 3, trainTrials: 1, concTrials: 1, workers: 3, agreeSeeds: 1, agreeTrials: 1}
 }
 
 // target is the run matrix the process-level tests train: table1 on the
@@ -413,8 +415,9 @@ func mustContain(t *testing.T, what, s string, parts ...string) {
 	}
 }
 
-// trainedLine matches rst run's report of a run it trained itself.
-var trainedLine = regexp.MustCompile(`(?m)^\[\d+/\d+\] ([0-9a-f]{16}) .*: trained: `)
+// trainedLine matches rst run's report of a run it trained itself, in
+// its first pass or after taking over a run whose holder stopped.
+var trainedLine = regexp.MustCompile(`(?m)^\[(?:wait )?\d+/\d+\] ([0-9a-f]{16}) .*: trained: `)
 
 // figures logs a line that RELIABILITY.md quotes.
 func figures(t *testing.T, format string, a ...any) {
