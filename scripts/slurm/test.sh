@@ -3,17 +3,24 @@
 # what `make test-slurm` runs. Needs root (it starts Slurm) and jq.
 #
 # 1. builds bin/rst and starts the local Slurm (start-local.sh);
-# 2. submits `rst plan table3 --profile smoke --seeds 2 --results DIR --slurm`
+# 2. checks the #SBATCH header of a GPU plan (the paper profile: one GPU,
+#    CPUs and memory per task, --sbatch-arg passed through) and of a CPU
+#    plan, as text: this one-node Slurm has no GPU to run them on;
+# 3. submits `rst plan table3 --profile smoke --seeds 2 --results DIR --slurm`
 #    to sbatch and waits for the array job (at most RST_SLURM_TIMEOUT s, 600);
-# 3. checks that every task exited 0, that DIR holds exactly one record per
-#    planned run and none twice, that a second plan finds nothing to do, and
-#    that `rst render` prints the table from DIR.
+#    DIR's name holds a space, quotes, $, ;, % and #, which the script must
+#    carry to sbatch and to each task unchanged;
+# 4. checks that every task exited 0 and wrote its output where the plan
+#    said, that DIR holds exactly one record per planned run and none twice,
+#    that a second plan finds nothing to do, and that `rst render` prints the
+#    table from DIR.
 #
 #   scripts/slurm/test.sh          the real thing
 #   scripts/slurm/test.sh --fake   the Slurm side only: fake-plan.sh's tasks
 #                                  write a stub record instead of training
 # Environment: RST_SLURM_RESULTS=DIR uses (and keeps) that store;
-# RST_SLURM_KEEP=1 keeps the temporary store and logs after a pass.
+# RST_SLURM_KEEP=1 keeps the temporary store and logs after a pass;
+# RST_SLURM_BIN=PATH tests that rst binary instead of building bin/rst.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -22,7 +29,7 @@ fake=no
 for a in "$@"; do
 	case $a in
 	--fake) fake=yes ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "test-slurm: unknown argument '$a' (only --fake)" >&2; exit 2 ;;
 	esac
 done
@@ -40,8 +47,12 @@ keep=${RST_SLURM_KEEP:-}
 if [[ -n ${RST_SLURM_RESULTS:-} ]]; then
 	DIR=$(realpath -m "$RST_SLURM_RESULTS")
 	keep=1
-else
+elif [[ $fake == yes ]]; then
 	DIR=$(mktemp -d /tmp/rst-slurm-store.XXXXXX)
+else
+	# A store whose path a careless script would split, expand or cut at a
+	# comment: rst plan must quote it for sbatch and for bash alike.
+	DIR=$(mktemp -d "/tmp/rst-slurm store's \$x;100%#.XXXXXX")
 fi
 WORK=$(mktemp -d /tmp/rst-slurm-work.XXXXXX)
 JOB=
@@ -59,13 +70,51 @@ trap cleanup EXIT
 if [[ $fake == yes ]]; then
 	plan() { "$ROOT/scripts/slurm/fake-plan.sh" "$DIR" 4 >"$1"; }
 else
-	step "make build"
-	make -s build
-	RST=$ROOT/bin/rst
+	if [[ -n ${RST_SLURM_BIN:-} ]]; then
+		RST=$(realpath "$RST_SLURM_BIN")
+		[[ -x $RST ]] || fail "RST_SLURM_BIN=$RST_SLURM_BIN is not an executable"
+	else
+		step "make build"
+		make -s build
+		RST=$ROOT/bin/rst
+	fi
 	if "$RST" plan -h 2>&1 | grep -q 'unknown command'; then
 		fail "bin/rst has no 'plan' command yet"
 	fi
 	plan() { "$RST" plan "$TARGET" --profile "$PROFILE" --seeds "$SEEDS" --results "$DIR" --slurm >"$1"; }
+fi
+
+# header FILE NAME: the values sbatch reads for --NAME from FILE's #SBATCH
+# lines (one per line; a quoted value loses its quotes).
+header() {
+	sed -n '/^[^#]/q; s/^#SBATCH --'"$2"'=//p' "$1" | sed 's/^"\(.*\)"$/\1/; s/\\\(.\)/\1/g'
+}
+# want_header FILE NAME VALUE: fail unless --NAME is set once, to VALUE.
+want_header() {
+	local got
+	got=$(header "$1" "$2")
+	[[ $got == "$3" ]] || fail "$1: want '#SBATCH --$2=$3' once, got: ${got:-nothing}"
+}
+
+if [[ $fake == no ]]; then
+	step "headers of a GPU plan (paper profile) and a CPU plan"
+	gpu_dir=$WORK/gpu-store
+	"$RST" plan table3 --profile paper --results "$gpu_dir" --slurm \
+		--sbatch-arg=--partition=debug --sbatch-arg=--time=24:00:00 >"$WORK/gpu.sh" 2>"$WORK/gpu.err" ||
+		fail "rst plan --profile paper --slurm failed: $(cat "$WORK/gpu.err")"
+	want_header "$WORK/gpu.sh" gres gpu:1
+	want_header "$WORK/gpu.sh" cpus-per-task 8
+	want_header "$WORK/gpu.sh" mem 32G
+	want_header "$WORK/gpu.sh" partition debug
+	want_header "$WORK/gpu.sh" time 24:00:00
+	grep -q -- ' --device cuda ' "$WORK/gpu.sh" || fail "the GPU plan's tasks do not run --device cuda: $WORK/gpu.sh"
+	grep -q -- '--device cuda: the paper profile' "$WORK/gpu.err" || fail "rst plan does not say it chose --device cuda: $(cat "$WORK/gpu.err")"
+	bash -n "$WORK/gpu.sh" || fail "bash -n $WORK/gpu.sh"
+	"$RST" plan table3 --profile paper --device cpu --results "$gpu_dir" --slurm >"$WORK/cpu.sh" ||
+		fail "rst plan --profile paper --device cpu --slurm failed"
+	want_header "$WORK/cpu.sh" cpus-per-task 1
+	[[ -z $(header "$WORK/cpu.sh" gres) ]] || fail "the CPU plan asks for a GPU: $WORK/cpu.sh"
+	step "GPU header: $(grep '^#SBATCH' "$WORK/gpu.sh" | paste -sd' ')"
 fi
 
 step "start the local Slurm"
@@ -85,10 +134,12 @@ n=${#IDS[@]}
 [[ $(printf '%s\n' "${IDS[@]}" | sort -u | wc -l) -eq $n ]] || fail "the plan lists a run id twice: ${IDS[*]}"
 grep -qE "^#SBATCH --array=0-$((n - 1))(%[0-9]+)?$" "$WORK/plan.sh" ||
 	fail "want '#SBATCH --array=0-$((n - 1))' for $n runs, got: $(grep -E '^#SBATCH --array' "$WORK/plan.sh" || echo none)"
-out_pat=$(sed -n 's/^#SBATCH --output=//p' "$WORK/plan.sh" | head -1)
+out_pat=$(header "$WORK/plan.sh" output | head -1)
 [[ $out_pat == *%A* && $out_pat == *%a* ]] ||
 	fail "want '#SBATCH --output=DIR/slurm/%A_%a.out', got '${out_pat:-none}'"
-out_dir=$(dirname "$out_pat")
+# sbatch reads %% as a literal %: the folder is the pattern's, unescaped.
+out_dir=$(dirname "${out_pat//%%/%}")
+[[ $out_dir == "$DIR/slurm" ]] || fail "the tasks' output goes to '$out_dir', want '$DIR/slurm' (sbatch's reading of: $(grep '^#SBATCH --output' "$WORK/plan.sh"))"
 # Slurm does not create the output directory; a task without one fails
 # before its first line runs, with nothing written anywhere.
 [[ -d $out_dir ]] || fail "the output directory $out_dir does not exist after planning: Slurm will not create it, and a mkdir inside the script runs too late (every task fails with exit code 0:53); the plan command must create it"
@@ -124,7 +175,7 @@ step "job $JOB finished"
 
 # --- Every task COMPLETED with exit 0:0, read from the controller (finished
 # jobs stay there for MinJobAge seconds: 3600 in start-local's config).
-out_file() { local f=${out_pat//%A/$JOB}; echo "${f//%a/$1}"; }
+out_file() { local f=${out_pat//%%/$'\x01'}; f=${f//%A/$JOB}; f=${f//%a/$1}; echo "${f//$'\x01'/%}"; }
 declare -A st ec
 while read -r task state code; do
 	st[$task]=$state ec[$task]=$code
