@@ -31,10 +31,13 @@ build:
 	$(GO) build $(TAGS) -ldflags "-X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o $(RST) ./cmd/rst
 	@$(RST) version | sed -n 2,3p
 
-# The tests CI runs: every package, long checks skipped (-short).
+# The tests CI runs: every package, long checks skipped (-short); then
+# rst verify on the committed stores (results/cpu, results/smoke) and the
+# outputs rendered from them (reads only).
 test:
 	$(GO) vet $(TAGS) ./...
 	$(GO) test $(TAGS) -short -count=1 ./...
+	$(GO) run $(TAGS) ./cmd/rst verify --results results
 
 # The long checks too (cost ratios, 3-epoch MNIST comparisons).
 test-long:
@@ -105,10 +108,13 @@ clean:
 	rm -rf bin
 
 # The fault tests at full size: SIGKILLs at random moments and after each
-# write, resumed training, concurrent workers, diverged runs, bad inputs
-# (RELIABILITY.md reports their figures).
+# write, resumed training, concurrent workers (and workers that must end
+# with the same tables), --jobs outcomes, diverged runs, bad inputs, a
+# record copied over another; then the Slurm scripts' hostile paths and
+# GPU requests, and where outputs go (RELIABILITY.md reports the figures).
 reliability:
 	$(GO) test $(TAGS) -count=1 -timeout 60m -v ./reliability -args -long
+	$(GO) test $(TAGS) -count=1 -v -run 'TestSlurmScript|TestRenderWritesBesideItsStore|TestRefusedRunCreatesNothing' ./cmd/rst
 
 # Every fuzz target in the repository, FUZZTIME each, one after another on
 # one worker; a failure is reported and the others still run.
