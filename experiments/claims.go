@@ -120,6 +120,9 @@ func subject(r *Results, model, data string) string {
 	}
 	if s, ok := r.Profile.Data[data]; ok && s != data {
 		d = Display(s) + " for " + d
+		if note := r.Profile.dataNote(model); note != "" {
+			d = Display(s) + " with " + note + " for " + Display(data)
+		}
 	}
 	return m + ", " + d
 }

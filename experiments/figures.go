@@ -145,5 +145,8 @@ func panelTitle(r *Results, model, data string) string {
 	if v, ok := r.Profile.Data[data]; ok {
 		d = v
 	}
+	if note := r.Profile.dataNote(model); note != "" {
+		return Display(m) + " on " + Display(d) + ", " + note
+	}
 	return Display(m) + " on " + Display(d)
 }

@@ -34,7 +34,7 @@ func methodTable(r *Results, name, title string, cells []Cell, paper map[string]
 	var notes []string
 	for _, c := range cells {
 		st := r.Stat(c)
-		row := []string{modelName(r, c.Model), dataName(r, c.Data), MethodLabel(c.Method)}
+		row := []string{modelName(r, c.Model), dataName(r, c.Model, c.Data), MethodLabel(c.Method)}
 		if st.Needs != "" {
 			short, full := shortNeeds(st.Needs)
 			row = append(row, short, "0", "–", "–", "–", "–", paperText(paper, c))
@@ -72,13 +72,16 @@ func modelName(r *Results, model string) string {
 	return Display(model)
 }
 
-func dataName(r *Results, data string) string {
-	if d, ok := r.Profile.Data[data]; ok && d != data {
-		return Display(data) + " (stand-in: " + Display(d) + ")"
+func dataName(r *Results, model, data string) string {
+	d, ok := r.Profile.Data[data]
+	if !ok || d == data {
+		return Display(data)
 	}
-	return Display(data)
+	if note := r.Profile.dataNote(model); note != "" {
+		return Display(data) + " (stand-in: " + Display(d) + " with " + note + ")"
+	}
+	return Display(data) + " (stand-in: " + Display(d) + ")"
 }
-
 func num(v float64, digits int) string {
 	if math.IsNaN(v) {
 		return "–"

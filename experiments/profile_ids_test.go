@@ -8,30 +8,39 @@ import (
 // Committed records in results/cpu are found by the hash of their resolved
 // config: an option added with a default that changes the resolved config
 // (or a model description) of a cpu or smoke run orphans hours of
-// training. These ids are three committed cpu table3 runs (seed 1):
-// SGD on the small CNN, SAM and G-RST on WRN-10-1.
+// training. The cpu ids below are committed runs (seed 1): table3's SGD on
+// the small CNN and SAM on WRN-10-1 (the label-noise regime, shared with
+// the calibration), its ViT SGD run (the original regime), and the
+// calibration's original-regime SGD and SAM runs.
 func TestCommittedRunIDsAreStable(t *testing.T) {
-	tg, err := Lookup("table3")
-	if err != nil {
-		t.Fatal(err)
+	plan := func(target string) []string {
+		tg, err := Lookup(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := tg.Plan(Profiles["cpu"], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.ID)
+		}
+		return ids
 	}
-	runs, err := tg.Plan(Profiles["cpu"], 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, r := range runs {
-		ids = append(ids, r.ID)
-	}
-	for id, what := range map[string]string{
-		"b1c92ad34bc62363": "sgd smallcnn",
-		"eb66612e1ac39aa8": "sam wrn10-1",
-		"0c298c9811ed60bd": "grst wrn10-1",
+	for target, want := range map[string]map[string]string{
+		"table3":    {"9bf8c7fbcd786f6f": "sgd smallcnn", "f7ddf2a684334879": "sam wrn10-1", "c70264a771139512": "sgd vit-mini"},
+		"calibrate": {"b1c92ad34bc62363": "sgd smallcnn, original regime", "eb66612e1ac39aa8": "sam wrn10-1, original regime"},
 	} {
-		if !slices.Contains(ids, id) {
-			t.Errorf("cpu table3 no longer plans run %s (%s, seed 1): a change altered its resolved config; its record in results/cpu would be orphaned", id, what)
+		ids := plan(target)
+		for id, what := range want {
+			if !slices.Contains(ids, id) {
+				t.Errorf("cpu %s no longer plans run %s (%s, seed 1): a change altered its resolved config; its record in results/cpu would be orphaned", target, id, what)
+			}
 		}
 	}
+	tg, _ := Lookup("table3")
+	var ids []string
 	smoke, err := tg.Plan(Profiles["smoke"], 1)
 	if err != nil {
 		t.Fatal(err)
