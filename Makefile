@@ -13,7 +13,7 @@ GO ?= go
 RST := bin/rst
 
 .PHONY: build test test-long test-slurm train-mnist theory bench vet clean \
-	tables figures all reliability fuzz $(TABLES) $(FIGURES)
+	tables figures all reliability fuzz $(TABLES) $(FIGURES) $(CALIBRATE)
 
 # The paper's targets. Each trains what the store lacks, then renders
 # (tables/PROFILE/, figures/PROFILE/) and prints its tables; a target whose
@@ -25,6 +25,8 @@ DEVICE ?= cpu
 RESULTS ?= results
 TABLES := table1 table2 table3 table4 table5 table6 table7 table8 table9 table10 table11 table12 table13
 FIGURES := figure1 figure2 figure3 figure4 figure5
+# The cpu profile's calibration: SGD and SAM in candidate regimes.
+CALIBRATE := calibrate
 RUNFLAGS = --profile $(PROFILE) --seeds $(SEEDS) --jobs $(JOBS) --device $(DEVICE) --results $(RESULTS)
 
 build:
@@ -51,8 +53,25 @@ test-slurm:
 train-mnist: build
 	$(RST) train --model smallcnn --data mnist --epochs 1 --out results/mnist-smallcnn.json
 
-$(TABLES) $(FIGURES): build
+$(TABLES) $(FIGURES) $(CALIBRATE): build
 	$(RST) run $(RUNFLAGS) $@
+
+# The paper's qualitative claims checked on the cpu and smoke stores:
+# verdicts with statistics, in tables/PROFILE/claims.{md,csv,tex}. Never trains.
+.PHONY: claims
+claims: build
+	$(RST) claims --profile cpu --results $(RESULTS)
+	$(RST) claims --profile smoke --results $(RESULTS)
+
+# Side-by-side timings of SGD, SAM and RST per cpu stand-in, kept in the
+# store for the cost claim (rst claims: cost-follows-delta-eta).
+BENCH_COST_MODELS ?= smallcnn wrn10-1
+.PHONY: bench-cost
+bench-cost: build
+	for m in $(BENCH_COST_MODELS); do \
+	  $(RST) bench --model $$m --data fashion-mnist --batch 128 --compare sgd,sam,rst:0.25,rst:0.5,rst:0.75 \
+	    --bench-steps 200 --out $(RESULTS)/cpu/bench/$$m.json || exit 1; \
+	done
 
 # Render only, from the store: never trains.
 tables: build
