@@ -42,6 +42,13 @@ type expFlags struct {
 func (f *expFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "cpu", "scale of the run matrix: "+strings.Join(experiments.ProfileNames, ", "))
 	fs.IntVar(&f.seeds, "seeds", 0, "seeds 1..N for every target (0 = the profile's default: 5 for paper and cpu, 3 for cpu's figure2 and figure3 sweeps and for the paper's table4, 2 for smoke)")
+	f.declareStore(fs)
+	fs.StringVar(&f.dataDir, "data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data)")
+	fs.StringVar(&f.device, "device", "cpu", "where runs train: "+strings.Join(nn.Devices(), ", ")+" (part of a run's identity: a cuda run is a run of its own)")
+}
+
+// declareStore declares the flags that name a store and its outputs.
+func (f *expFlags) declareStore(fs *flag.FlagSet) {
 	def := os.Getenv("RST_RESULTS")
 	if def == "" {
 		def = "results"
@@ -49,8 +56,6 @@ func (f *expFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.results, "results", def, "the store of run records (default $RST_RESULTS or results)")
 	fs.StringVar(&f.tables, "tables", "", "where rendered tables go, in a PROFILE subfolder (default: the repository's tables/ for its own results/ store, else RESULTS/tables)")
 	fs.StringVar(&f.figures, "figures", "", "where rendered figures go, in a PROFILE subfolder (default: the repository's figures/ for its own results/ store, else RESULTS/figures)")
-	fs.StringVar(&f.dataDir, "data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data)")
-	fs.StringVar(&f.device, "device", "cpu", "where runs train: "+strings.Join(nn.Devices(), ", ")+" (part of a run's identity: a cuda run is a run of its own)")
 }
 
 // resolve checks the flags and returns the profile, the store and the

@@ -29,7 +29,8 @@ func init() {
 func runVerify(args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	f := &expFlags{set: map[string]bool{}}
-	f.declare(fs)
+	fs.StringVar(&f.profile, "profile", "", "the profile to check: "+strings.Join(experiments.ProfileNames, ", ")+" (default: every profile the store holds)")
+	f.declareStore(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rst verify [--profile P] [--results R] [--tables T --figures F]\n\nChecks every record of the store and the manifests of the outputs rendered from it; exits 1 on any problem.\n\n")
 		fs.PrintDefaults()
@@ -49,7 +50,7 @@ func runVerify(args []string) error {
 		return fmt.Errorf("--results %s: no store there (%v): give the folder rst run writes into", st.Dir, err)
 	}
 	var profiles []*experiments.Profile
-	if f.set["profile"] {
+	if f.profile != "" {
 		p, err := experiments.LookupProfile(f.profile)
 		if err != nil {
 			return err
