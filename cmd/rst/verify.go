@@ -233,33 +233,64 @@ func (v *verifier) manifest(path string) {
 			planned[k] = append(planned[k], r.ID)
 		}
 	}
+	// Runs that disagree in the same way are reported together, one line
+	// per manifest and kind with the first of them, since a stale output
+	// can list hundreds and the fix is one command.
+	type kind struct{ what, fix string }
+	var order []kind
+	found := map[kind][]string{}
+	add := func(k kind, r ManifestRun) {
+		if found[k] == nil {
+			order = append(order, k)
+		}
+		found[k] = append(found[k], fmt.Sprintf("run %s (%s, seed %d)", r.ID, r.Cell, r.Seed))
+	}
+	rerun := fmt.Sprintf("train and render again (rst run %s --profile %s --results %s)", m.Target, v.p.Name, v.st.Dir)
+	var (
+		replanned = kind{"shown for a cell and seed whose config the targets plan differently now (the config changed since the output was rendered)", rerun}
+		refused   = kind{"rendered from a record that the store now refuses (see its problem above)", "fix the record, then render again (" + render + ")"}
+		lost      = kind{"shown as done but without a record in the store (rendered from another store, or the record was lost)", "restore the records, or render again (" + render + ")"}
+		replaced  = kind{"rendered from another record than the store holds now (its sha256 differs)", "render again (" + render + ")"}
+		diverged  = kind{"shown as diverged or not, unlike the store's record", "render again (" + render + ")"}
+	)
 	done, stale := 0, 0
 	for _, r := range m.Runs {
 		if r.ID == "" {
 			continue
 		}
+		if r.Status == "done" || r.Status == "diverged" {
+			done++
+		}
 		if ids := planned[cellRef{cell: r.Cell, seed: r.Seed}]; !slices.Contains(ids, r.ID) {
-			v.problem("manifest %s: the output shows run %s for %s, seed %d, but the targets plan another run there now (its config changed since the output was rendered): train and render again (rst run %s --profile %s)", path, r.ID, r.Cell, r.Seed, m.Target, v.p.Name)
+			add(replanned, r)
+			continue
 		}
 		got, ok := v.good[r.ID]
 		switch r.Status {
 		case "done", "diverged":
-			done++
 			switch {
 			case v.bad[r.ID]:
-				v.problem("manifest %s: run %s (%s, seed %d) was rendered from a record that the store now refuses (see its problem above)", path, r.ID, r.Cell, r.Seed)
+				add(refused, r)
 			case !ok:
-				v.problem("manifest %s: run %s (%s, seed %d) is %s in the output but has no record in the store: the output was rendered from another store, or the record was lost: restore it, or render again (%s)", path, r.ID, r.Cell, r.Seed, r.Status, render)
+				add(lost, r)
 			case r.SHA256 != "" && r.SHA256 != got.sum:
-				v.problem("manifest %s: run %s (%s, seed %d) was rendered from another record than the store holds (sha256 %.12s…, the store's %.12s…): render again (%s)", path, r.ID, r.Cell, r.Seed, r.SHA256, got.sum, render)
+				add(replaced, r)
 			case (r.Status == "diverged") != (got.rec.Diverged != nil):
-				v.problem("manifest %s: run %s (%s, seed %d) is %s in the output but the store's record says otherwise: render again (%s)", path, r.ID, r.Cell, r.Seed, r.Status, render)
+				add(diverged, r)
 			}
 		default:
 			if ok {
 				stale++
 			}
 		}
+	}
+	for _, k := range order {
+		runs := found[k]
+		more := ""
+		if len(runs) > 1 {
+			more = fmt.Sprintf(" and %d more", len(runs)-1)
+		}
+		v.problem("manifest %s: %s%s %s: %s", path, runs[0], more, k.what, k.fix)
 	}
 	if done != m.Done {
 		v.problem("manifest %s counts %d runs done but lists %d: render again (%s)", path, m.Done, done, render)

@@ -66,10 +66,10 @@ func TestVerifyStoreAndManifests(t *testing.T) {
 	good, _ := os.ReadFile(path)
 	// The same runs recorded again with other results, after rendering.
 	craftRecords(t, results, 20)
-	verify(1, "was rendered from another record than the store holds", "rst render table1")
+	verify(1, "rendered from another record than the store holds now", "rst render table1")
 
 	os.Remove(path)
-	verify(1, "has no record in the store", ids[0])
+	verify(1, "shown as done but without a record in the store", "restore the records, or render again")
 	os.WriteFile(path, good, 0o644)
 	craftRecords(t, results, 10)
 	verify(0)
