@@ -272,7 +272,8 @@ func calibrationTable(r *Results, cells []Cell) *report.Table {
 		cost := "–"
 		pairs := func(rec *train.Record) float64 { return rec.Pairs }
 		if a, b := sgd.Mean(pairs), sam.Mean(pairs); !math.IsNaN(a) && !math.IsNaN(b) {
-			cost = fmt.Sprintf("%.1f", (a+b)/float64(Profiles["cpu"].Steps))
+			orig, _ := LookupRegime("current")
+			cost = fmt.Sprintf("%.1f", (a+b)/float64(orig.Steps()))
 			if len(g.Models) > 0 {
 				cost += " (wider model)"
 			}
