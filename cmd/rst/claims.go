@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rst-bench/rst/experiments"
+	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/store"
 )
 
@@ -26,7 +27,7 @@ func runClaims(args []string) error {
 		def = "results"
 	}
 	results := fs.String("results", def, "the store of run records (default $RST_RESULTS or results)")
-	tables := fs.String("tables", "", "where claims.{md,csv,tex} go, in a PROFILE subfolder (default: tables/ for the repository's store results/, else RESULTS/tables)")
+	tables := fs.String("tables", "", "where claims.{md,csv,tex} go, in a PROFILE subfolder (default: the repository's tables/ for its own store results/, else RESULTS/tables)")
 	seeds := fs.Int("seeds", 0, "seeds 1..N (0 = the profile's defaults)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,16 +45,17 @@ func runClaims(args []string) error {
 	if _, err := os.Stat(*results); err != nil {
 		return fmt.Errorf("--results %s: %w (give the folder that holds PROFILE/runs/)", *results, err)
 	}
-	st, err := store.Open(*results)
+	st, err := store.At(*results)
 	if err != nil {
 		return err
 	}
-	dir := *tables
-	if dir == "" {
-		dir = "tables"
-		if filepath.Clean(*results) != "results" {
-			dir = filepath.Join(*results, "tables")
-		}
+	// The same rule as rst render's: the repository's tables/ for its own
+	// store, a folder inside any other store, so a scratch store's claims
+	// never overwrite the committed ones.
+	f := &expFlags{tables: *tables, figures: os.DevNull}
+	out, _ := f.outputs(st, p)
+	if err := durable.CheckDir(out); err != nil {
+		return fmt.Errorf("--tables: %s: %v; give --tables a writable folder", out, err)
 	}
 	res, err := experiments.CheckClaims(st, p, *seeds)
 	if err != nil {
@@ -63,9 +65,8 @@ func runClaims(args []string) error {
 	if *seeds > 0 {
 		t = experiments.ClaimsTable(p, res, *seeds)
 	}
-	out := filepath.Join(dir, p.Name)
 	if err := t.WriteAll(out); err != nil {
-		return fmt.Errorf("--tables %s: %w", dir, err)
+		return fmt.Errorf("--tables %s: %w", filepath.Dir(out), err)
 	}
 	if err := t.Markdown(os.Stdout); err != nil {
 		return err

@@ -47,7 +47,7 @@ func TestDataErrors(t *testing.T) {
 		{[]string{"info", "cifar10", "--data-dir", empty}, []string{"not usable: cifar10"}},
 		{[]string{"info", "svhn"}, []string{"unknown dataset", "fashion-mnist", "imagenet"}},
 		{[]string{"info", "imagenet", "--data-dir", empty}, []string{"not usable: imagenet"}},
-		{[]string{"frobnicate"}, []string{"fetch or info"}},
+		{[]string{"frobnicate"}, []string{"fetch, info or subset"}},
 	} {
 		stderr := os.Stderr
 		os.Stderr, _ = os.Open(os.DevNull)
