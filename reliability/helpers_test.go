@@ -162,26 +162,7 @@ func runArgs(results string, seeds int, extra ...string) []string {
 }
 
 // planned lists the distinct runs of the target with seeds 1..seeds.
-func planned(t *testing.T, seeds int) []experiments.Planned {
-	t.Helper()
-	tg, err := experiments.Lookup(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := tg.Plan(experiments.Profiles[profile], seeds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var out []experiments.Planned
-	for _, r := range runs {
-		if r.Needs == "" && !seen[r.ID] {
-			seen[r.ID] = true
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func planned(t *testing.T, seeds int) []experiments.Planned { return distinct(t, target, seeds) }
 
 var (
 	refOnce sync.Once

@@ -52,18 +52,7 @@ func rstBinary(t *testing.T) string {
 // run runs the binary and returns stdout, stderr and the exit status.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(rstBinary(t), args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), code
+	return runEnv(t, "", nil, args...)
 }
 
 // tiny is a short real run: the MLP on 200 MNIST samples, two steps.

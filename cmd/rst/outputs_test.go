@@ -13,9 +13,18 @@ import (
 // runIn runs the binary in dir and returns stdout, stderr and the status.
 func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
+	return runEnv(t, dir, []string{"RST_RESULTS="}, args...)
+}
+
+// runEnv runs the binary in dir ("" = this folder) with env added to the
+// environment, and returns stdout, stderr and the exit status.
+func runEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(rstBinary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "RST_RESULTS=")
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
