@@ -266,25 +266,33 @@ func init() {
 // cpuAbout describes the cpu profile from its regimes, for every caption.
 func cpuAbout() string {
 	g, v := cpuRegimeFor("smallcnn"), cpuRegimeFor("vit-mini")
-	rho := "ρ 0.05"
-	if g.Rho != 0 {
-		rho = fmt.Sprintf("ρ %g (every sharp method's default radius ×%g)", g.Rho, g.Rho/optim.DefaultRho("sam", ""))
-	}
-	vrho := "ρ 0.05"
-	if v.Rho != 0 {
-		vrho = fmt.Sprintf("ρ %g", v.Rho)
-	}
-	return fmt.Sprintf("Fashion-MNIST stands in for CIFAR-10, 2,000 test images. CNNs (small CNN for ResNet-18 and VGG16-BN, WRN-10-1 for WRN-28-10) in the calibration regime %q: %s, batch 128, lr 0.1 cosine, Nesterov 0.9, L2 1e-3, clip 5, %s%s. "+
-		"ViT-S16: vit-mini with AdamW lr 1e-3 and decoupled decay 0.3, no mixup, in the regime %q: %s, %s",
-		cpuRegime, g.About(), rho, noiseStandIn(g), cpuViTRegime, v.About(), vrho)
+	return "Fashion-MNIST stands in for CIFAR-10 (2,000 clean test images). " +
+		"CNN stand-ins (small CNN for ResNet-18 and VGG16-BN, WRN-10-1 for WRN-28-10), calibration regime " + regimeText(g, false) + ". " +
+		"ViT-S16: vit-mini, regime " + regimeText(v, true)
 }
 
-// noiseStandIn names a label-noise regime as the stand-in it is.
-func noiseStandIn(g Regime) string {
-	if g.LabelNoise == 0 {
-		return ""
+// regimeText is what a regime trains, in a caption's words.
+func regimeText(g Regime, vit bool) string {
+	c, _ := g.Config(ResNet18)
+	s := fmt.Sprintf("%q: ", g.Name)
+	if c.LabelNoise > 0 {
+		s += fmt.Sprintf("a label-noise stand-in, %s training images with %g%% of their labels replaced at random (SAM's gain under noisy labels is the effect this profile can show on two cores; tables/cpu/calibration.md), ", thousands(c.Subset), 100*c.LabelNoise)
+	} else {
+		s += fmt.Sprintf("%s clean training images, ", thousands(c.Subset))
 	}
-	return "; a label-noise stand-in: the training labels are noisy (the test labels are not), the regime in which sharpness-aware training is known to help and which a short cpu run can reach (tables/cpu/calibration.md)"
+	s += fmt.Sprintf("%d epochs of batch %d (T = %d)", c.Epochs, c.Batch, g.Steps())
+	if c.Warmup > 0 {
+		s += fmt.Sprintf(", warm-up %d steps", c.Warmup)
+	}
+	if vit {
+		s += ", AdamW lr 1e-3 with decoupled decay 0.3, no mixup"
+	} else {
+		s += fmt.Sprintf(", lr %g cosine, Nesterov 0.9, L2 1e-3, clip 5", c.LR)
+	}
+	if g.Rho != 0 {
+		return s + fmt.Sprintf(", ρ %g (every sharp method's default radius ×%g)", g.Rho, g.Rho/optim.DefaultRho("sam", ""))
+	}
+	return s + ", ρ 0.05"
 }
 
 // The smoke profile runs every code path in seconds: an MLP on 512 MNIST
