@@ -147,7 +147,7 @@ var Claims = []*Claim{
 		check: func(d *claimData) []Finding {
 			return reachesSAM(d.get("figure1"), []string{ResNet18, WRN2810}, "", func(p float64) optim.Spec { return RST(fmt.Sprintf("constant:%g", p)) }, []float64{0.6, 0.7, 0.8}, "RST p = %g")
 		}},
-	{ID: "grst-half-cost", Statement: "G-RST (p = 0.5) keeps SAM's gain at half of SAM's extra passes", Targets: []string{"table3"},
+	{ID: "grst-half-cost", Statement: "G-RST (p = 0.5) keeps SAM's gain at half of SAM's extra passes (0.5 within ±0.1)", Targets: []string{"table3"},
 		check: func(d *claimData) []Finding {
 			r := d.get("table3")
 			out := reachesSAM(r, []string{ResNet18, WRN2810, ViTS}, "", func(float64) optim.Spec { return GRST("constant:0.5") }, []float64{0.5}, "G-RST p = %g")
@@ -156,7 +156,7 @@ var Claims = []*Claim{
 					continue
 				}
 				st := r.Stat(cellOf(r, m, CIFAR10, GRST("constant:0.5")))
-				out = append(out, sampleFinding(subject(r, m, CIFAR10), "G-RST's realised Δη − 0.5 (extra passes per step, SAM's is 1)", deltaEtaBySeed(st, 0.5), Within, 0.05))
+				out = append(out, sampleFinding(subject(r, m, CIFAR10), "G-RST's realised Δη − 0.5 (extra passes per step, SAM's is 1)", deltaEtaBySeed(st, 0.5), Within, 0.1))
 			}
 			return out
 		}},

@@ -213,7 +213,7 @@ func cpuNote(paperModel string) string {
 		return ""
 	}
 	if n := cpuRegimeFor(m).LabelNoise; n > 0 {
-		return fmt.Sprintf("%g%% of its training labels replaced at random", 100*n)
+		return fmt.Sprintf("%g%% noisy training labels", 100*n)
 	}
 	return ""
 }
