@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,6 +173,9 @@ func TestResumeFromCheckpointIsBitIdentical(t *testing.T) {
 	c := smokeConfig()
 	c.Steps, c.Epochs, c.Subset, c.TestSubset = 0, 3, 160, 50
 	c.Method.Name, c.Method.Rho = "sam", 0.05
+	// The cpu profile's options too: noisy labels, drawn again on resume,
+	// and a test evaluation every second epoch only.
+	c.LabelNoise, c.EvalEvery = 0.2, 2
 	full, netFull, err := RunModel(context.Background(), c, tr, te, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +201,13 @@ func TestResumeFromCheckpointIsBitIdentical(t *testing.T) {
 		resumed.TestError != full.TestError {
 		t.Fatalf("resumed record differs: pairs %v/%v, epochs %d, error %v/%v",
 			resumed.Pairs, full.Pairs, len(resumed.Epochs), resumed.TestError, full.TestError)
+	}
+	if resumed.FinalTrain == nil || full.FinalTrain == nil || *resumed.FinalTrain != *full.FinalTrain {
+		t.Fatalf("fit on the training set: resumed %+v, uninterrupted %+v", resumed.FinalTrain, full.FinalTrain)
+	}
+	// --eval-every 2 over 3 epochs: epoch 1 is not evaluated, 2 and 3 are.
+	if e := full.Epochs; e[0].TestError.Finite() || !e[1].TestError.Finite() || !e[2].TestError.Finite() {
+		t.Fatalf("evaluated epochs with --eval-every 2: %+v", e)
 	}
 	// A checkpoint of another run is refused, not silently used.
 	c.Seed = 99
@@ -241,5 +252,36 @@ func TestCheckpointInUseOrDamagedIsRefused(t *testing.T) {
 	_, err = RunOn(context.Background(), c, tr, te, nil)
 	if err == nil || !strings.Contains(err.Error(), c.Checkpoint) || !strings.Contains(err.Error(), "delete it") {
 		t.Fatalf("damaged checkpoint: err = %v, want one naming the file and the fix", err)
+	}
+}
+
+// --label-noise changes exactly its fraction of the training subset's
+// labels, on the same images, and a bad fraction is refused with the flag.
+func TestLabelNoiseReachesTheTrainingLabelsOnly(t *testing.T) {
+	tr, _ := mnistSubset(t)
+	c := smokeConfig()
+	clean, err := trainSource(c, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.LabelNoise = 0.25
+	noisy, err := trainSource(c, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for i := range clean.set.Labels {
+		if noisy.set.Labels[i] != clean.set.Labels[i] {
+			changed++
+		}
+	}
+	if want := c.Subset / 4; changed != want || !slices.Equal(noisy.set.Pixels, clean.set.Pixels) {
+		t.Errorf("label noise 0.25 on %d images changed %d labels (want %d) or the images", c.Subset, changed, want)
+	}
+	for _, bad := range []float64{-0.1, 1} {
+		c.LabelNoise = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--label-noise") {
+			t.Errorf("--label-noise %v: %v", bad, err)
+		}
 	}
 }
