@@ -4,7 +4,7 @@ images and (noisy) labels as the suite's run of each seed (asked of
 `rst data subset`), the same model, schedule, L2, clipping, ρ and
 batch-norm handling, written independently in PyTorch. Its SAM − SGD,
 paired over seeds, is evidence that the suite's effect is the method's,
-not its engine's (bench/peer/README.md).
+not its engine's (REPRODUCE.md, "The PyTorch twin").
 
 Prints one JSON line per run, then a summary line with SGD's and SAM's
 mean errors and SAM − SGD with its 95% Student-t interval.
