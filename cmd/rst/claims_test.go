@@ -13,9 +13,9 @@ import (
 func TestClaimsCommand(t *testing.T) {
 	root, _ := fakeRepo(t)
 	scratch := filepath.Join(t.TempDir(), "scratch")
-	// A few smoke runs, so that some claims have data and the rest say why not.
-	if _, stderr, code := runIn(t, root, "run", "table3", "--profile", "smoke", "--seeds", "2", "--results", scratch); code != 0 {
-		t.Fatalf("rst run table3: exit %d: %s", code, stderr)
+	// A copy of the committed smoke store: every claim has data to check.
+	if err := os.CopyFS(filepath.Join(scratch, "smoke", "runs"), os.DirFS(filepath.Join("..", "..", "results", "smoke", "runs"))); err != nil {
+		t.Fatal(err)
 	}
 	stdout, stderr, code := runIn(t, root, "claims", "--profile", "smoke", "--results", scratch)
 	if code != 0 {
