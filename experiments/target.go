@@ -11,7 +11,6 @@ import (
 
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/report"
-	"github.com/rst-bench/rst/suite/schedule"
 	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
 )
@@ -298,25 +297,13 @@ func (r *Results) Caption() string {
 }
 
 // Cost is a run's expected forward-backward pairs per step, 1 + the
-// expected Δη of its method: what a matrix's ETA weighs runs by, since a
-// SAM run takes about twice an SGD run's time.
+// expected Δη of its method (optim.ExtraPasses asks the method): what a
+// matrix's ETA weighs runs by, since a SAM run takes about twice an SGD
+// run's time. A spec that does not build is weighed as SAM.
 func (p Planned) Cost(steps int) float64 {
-	m := p.Config.Method
-	switch m.Name {
-	case "sgd":
-		return 1
-	case "rst", "grst":
-		f, err := schedule.Parse(m.Schedule)
-		if err != nil {
-			return 1.5
-		}
-		return 1 + f.ExpectedDeltaEta(steps)
-	case "looksam":
-		if k := m.Params["k"]; k > 0 {
-			return 1 + 1/k
-		}
-	case "esam":
-		return 1 + m.Params["gamma"]
+	x, err := optim.ExtraPasses(p.Config.Method, steps)
+	if err != nil {
+		return 2
 	}
-	return 2
+	return 1 + x
 }

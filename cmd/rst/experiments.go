@@ -21,6 +21,7 @@ import (
 	"github.com/rst-bench/rst/experiments"
 	"github.com/rst-bench/rst/suite/durable"
 	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
 )
@@ -233,9 +234,17 @@ func parseExp(name string, args []string, extra func(fs *flag.FlagSet)) (*expFla
 }
 
 func runList(args []string) error {
-	f, names, err := parseExp("list", args, nil)
+	var methods bool
+	f, names, err := parseExp("list", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&methods, "methods", false, "list the training methods instead: every sharp step with its extra passes, default ρ and --param names, defaults, ranges and meaning")
+	})
 	if err != nil {
 		return err
+	}
+	if methods {
+		fmt.Print(optim.MethodTable())
+		fmt.Println("\nsgd is the plain step; rst and grst take --schedule and --sharp (any step above) with its params; grst adds k [2] (or k=auto with penalty [1]).")
+		return nil
 	}
 	_, st, ts, err := f.resolve(names, true)
 	if err != nil {

@@ -95,14 +95,14 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) paramFlag {
 	fs.Float64Var(&cfg.LabelNoise, "label-noise", cfg.LabelNoise, "replace this fraction of the training labels by another class drawn uniformly (symmetric noise from the run's seed; 0 = clean labels)")
 	fs.Float64Var(&cfg.Mixup, "mixup", cfg.Mixup, "mixup α: mix each batch with itself reversed, λ ~ Beta(α, α) per step (0 = off)")
 	fs.StringVar(&cfg.Method.Name, "method", cfg.Method.Name, "training method: "+strings.Join(optim.MethodNames(), ", "))
-	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, "sharp step of rst/grst: sam (rst default), gnr (grst default), asam, gsam, looksam, esam, ssam-f, ssam-d")
+	fs.StringVar(&cfg.Method.Sharp, "sharp", cfg.Method.Sharp, optim.SharpHelp())
 	fs.StringVar(&cfg.Method.Schedule, "schedule", cfg.Method.Schedule, optim.ScheduleHelp())
-	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, "radius ρ of the sharp step (default 0.05; 0.5 for asam)")
+	fs.Float64Var(&cfg.Method.Rho, "rho", cfg.Method.Rho, optim.RhoHelp())
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: data order, initialisation, draws")
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "cpu or cuda")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "profile label recorded with the run: smoke, cpu or paper (rst train: paper also sets the official code's options not given as flags: batch 256, --init official, --opt-clip 2, --warmup-style official, the official method variant)")
 	params := paramFlag{}
-	fs.Var(params, "param", "method hyper-parameter NAME=VALUE (repeatable): sam m (m-sharpness: perturb per sub-batch of m samples); gnr gamma,normalized,m; asam eta,bn_gamma; gsam alpha,rho_max,rho_min,lr_max,lr_min,adaptive; looksam k,alpha; esam beta,gamma; ssam-f sparsity,num_samples,refresh,refresh_steps; ssam-d sparsity,drop,refresh,refresh_steps; grst k (a number, or auto: k = penalty/p(t)), penalty, normalized")
+	fs.Var(params, "param", optim.ParamHelp())
 	return params
 }
 

@@ -48,19 +48,17 @@ func (m *RST) Draw(seed uint64, t, total int) bool {
 	return schedule.Draw(seed, t, m.P.P(t, total))
 }
 
-// degreeSetter is a sharp step whose degree multiplier k can change
-// between steps (GNR: γ = k·ρ; Degree: K).
-type degreeSetter interface{ setDegree(k float64) }
-
-func (m *GNR) setDegree(k float64)    { m.Gamma = k * m.Rho }
-func (m *Degree) setDegree(k float64) { m.K = k }
+// SetDegree lets G-RST's k=auto change k between steps: GNR takes it as
+// γ = k·ρ, Degree as the factor on any other step's direction.
+func (m *GNR) SetDegree(k float64)    { m.Gamma = k * m.Rho }
+func (m *Degree) SetDegree(k float64) { m.K = k }
 
 func (m *RST) Step(c *StepContext) StepResult {
 	p := m.P.P(c.Step, c.Total)
 	if schedule.Draw(c.Seed, c.Step, p) {
 		if m.Penalty > 0 {
 			// p > 0 here: a step with p = 0 is never drawn.
-			m.Sharp.(degreeSetter).setDegree(m.Penalty / p)
+			m.Sharp.(DegreeSetter).SetDegree(m.Penalty / p)
 		}
 		r := m.Sharp.Step(c)
 		r.Sharp = true

@@ -3,7 +3,6 @@ package optim
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 
@@ -44,7 +43,7 @@ func Resolve(s Spec) (Spec, error) {
 		// spec (and so the run id) holds the suite's own form.
 		s.Schedule = CanonicalSchedule(s.Schedule)
 	}
-	if s.Name != "sgd" && s.Name != "rst" && s.Name != "grst" && !slices.Contains(SharpNames, s.Name) {
+	if _, sharp := sharpSteps[s.Name]; s.Name != "sgd" && s.Name != "rst" && s.Name != "grst" && !sharp {
 		// A method registered from outside optim may need a network to be
 		// built; its spec is recorded as given.
 		return s, nil
@@ -103,24 +102,11 @@ func New(s Spec, net *nn.Net) (Method, error) {
 	return m, err
 }
 
-// SharpNames are the methods RST and G-RST accept as their sharp step.
-var SharpNames = []string{"sam", "gnr", "asam", "gsam", "looksam", "esam", "ssam-f", "ssam-d"}
-
 func init() {
 	registerMethod("sgd", func(s Spec, _ *nn.Net) (Method, error) {
 		p := newParams("sgd", s)
 		return Plain{}, p.done()
 	})
-	for _, name := range SharpNames {
-		registerMethod(name, func(s Spec, _ *nn.Net) (Method, error) {
-			p := newParams(name, s)
-			m, err := buildSharp(name, name, s.Rho, p, 1, false, false)
-			if err != nil {
-				return nil, err
-			}
-			return m, p.done()
-		})
-	}
 	registerMethod("rst", func(s Spec, _ *nn.Net) (Method, error) { return buildRST(s, false) })
 	registerMethod("grst", func(s Spec, _ *nn.Net) (Method, error) { return buildRST(s, true) })
 }
@@ -136,8 +122,8 @@ func buildRST(s Spec, g bool) (Method, error) {
 			sharp = "gnr"
 		}
 	}
-	if !slices.Contains(SharpNames, sharp) {
-		return nil, fmt.Errorf("%s: --sharp %q: choose one of %s", who, sharp, strings.Join(SharpNames, ", "))
+	if _, ok := sharpSteps[sharp]; !ok {
+		return nil, fmt.Errorf("%s: --sharp %q: choose one of %s", who, sharp, strings.Join(sharpOrder, ", "))
 	}
 	if s.Schedule == "" {
 		return nil, fmt.Errorf("%s: --schedule is required, e.g. --schedule constant:0.5 (%s)", who, ScheduleFamilies)
@@ -184,122 +170,33 @@ func buildRST(s Spec, g bool) (Method, error) {
 	return &RST{Plain: Plain{}, Sharp: m, P: f, Label: who, Penalty: penalty}, nil
 }
 
-// buildSharp builds one sharpness-aware step from its parameters. Under
-// G-RST (grst), k is the degree multiplier: GNR with γ = k·ρ (k = 1 too),
-// other variants through Degree.
-// auto says that RST will set k at every step (k=auto): the step is then
-// built so that its degree can change.
+// buildSharp builds one sharpness-aware step from the table (RegisterSharp).
+// Under G-RST (grst), k is the degree multiplier: a step that implements
+// DegreeSetter takes it itself (GNR: γ = k·ρ), any other is wrapped in
+// Degree. auto says that RST will set k at every step (k=auto): the step
+// is then built so that its degree can change.
 func buildSharp(name, who string, rho float64, p *params, k float64, grst, auto bool) (Method, error) {
+	st, ok := sharpSteps[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: --sharp %q: choose one of %s", who, name, strings.Join(sharpOrder, ", "))
+	}
 	if !(rho > 0) {
 		return nil, fmt.Errorf("%s: --rho %v: the radius must be positive (docs/PAPER.md: 0.05 on CIFAR)", who, rho)
 	}
-	var m Method
-	var err error
-	get := func(key string, def, lo, hi float64, loOpen, hiOpen bool, about string) float64 {
-		if err != nil {
-			return 0
-		}
-		var v float64
-		v, err = p.get(key, def, lo, hi, loOpen, hiOpen, about)
-		return v
-	}
-	flag := func(key, about string) bool { // a switch added after runs were recorded: kept out of the id when off
-		if err != nil {
-			return false
-		}
-		var v bool
-		v, err = p.flag(key, about)
-		return v
-	}
-	// m-sharpness: recorded only when set (0 = the whole batch).
-	sub := func() int {
-		if err != nil {
-			return 0
-		}
-		var v float64
-		v, err = p.opt("m", 0, 0, inf, false, true, "m-sharpness: the perturbation is computed per sub-batch of m samples (0 = the whole batch)")
-		if err == nil && v != float64(int(v)) {
-			err = fmt.Errorf("%s: --param m=%v: must be a whole number of samples (0 = the whole batch)", who, v)
-		}
-		return int(v)
-	}
-	switch name {
-	case "sam":
-		m = &SAM{Rho: rho, M: sub()}
-	case "gnr":
-		if grst {
-			// Recorded only when set, so that the G-RST runs made before
-			// the option existed keep their ids.
-			norm, ferr := p.flag("normalized", "1 = the official code's variant that mixes ĝ = g/‖g‖ instead of g")
-			if ferr != nil {
-				return nil, ferr
-			}
-			g := &GNR{Rho: rho, Gamma: k * rho, Normalized: norm, M: sub()}
-			if err != nil { // from sub
-				return nil, err
-			}
-			return g, nil
-		}
-		gamma := get("gamma", 2*rho, 0, inf, false, false, "the penalty degree γ (default 2ρ; γ = ρ is SAM)")
-		norm := get("normalized", 0, 0, 1, false, false, "1 = the official code's variant that mixes ĝ instead of g")
-		if norm != 0 && norm != 1 && err == nil {
-			err = fmt.Errorf("%s: --param normalized=%v: accepted values are 0 and 1", who, norm)
-		}
-		m = &GNR{Rho: rho, Gamma: gamma, Normalized: norm == 1, M: sub()}
-	case "asam":
-		m = &ASAM{Rho: rho, Eta: get("eta", 0.01, 0, inf, false, true, "T_w = |w| + η"),
-			BNGamma: flag("bn_gamma", "1 = rescale batch-norm γ by |γ| + η too, as the official ASAM ('weight' in the name)")}
-	case "gsam":
-		a := get("alpha", 0.4, 0, inf, false, true, "the weight α of the orthogonal part")
-		hi := get("rho_max", rho, 0, inf, true, true, "ρ at the peak learning rate (default --rho)")
-		lo := get("rho_min", hi, 0, hi, false, false, "ρ at lr_min, at most rho_max (default rho_max: constant ρ)")
-		lrMax := get("lr_max", 0, 0, inf, false, true, "the peak learning rate (0 = the largest seen so far)")
-		lrMin := get("lr_min", 0, 0, inf, false, true, "the learning rate at which ρ = rho_min")
-		m = &GSAM{Alpha: a, RhoMax: hi, RhoMin: lo, LRMax: lrMax, LRMin: lrMin,
-			Adaptive: flag("adaptive", "1 = ε = ρ·|w|²·g/‖|w|·g‖ on every parameter, as GSAM's CIFAR example")}
-	case "looksam":
-		key := "k"
-		if grst {
-			key = "looksam_k" // under G-RST, k is the degree multiplier
-		}
-		every := get(key, 5, 1, inf, false, true, "a full SAM step every k-th step; an integer")
-		if err == nil && every != float64(int(every)) {
-			err = fmt.Errorf("%s: --param %s=%v: must be an integer ≥ 1", who, key, every)
-		}
-		m = &LookSAM{Rho: rho, K: int(every), Alpha: get("alpha", 0.7, 0, inf, false, true, "the weight α of the reused g_v")}
-	case "esam":
-		m = &ESAM{Rho: rho,
-			Beta:  get("beta", 0.6, 0, 1, true, false, "the fraction of weights perturbed"),
-			Gamma: get("gamma", 0.5, 0, 1, true, false, "the fraction of the batch in the second pass")}
-	case "ssam-f", "ssam-d":
-		s := &SSAM{Rho: rho, Dynamic: name == "ssam-d",
-			Sparsity: get("sparsity", 0.5, 0, 1, false, false, "the fraction of scalars left unperturbed"),
-			Refresh:  get("refresh", 1, 0, inf, true, true, "epochs between mask updates")}
-		rs := get("refresh_steps", 0, 0, inf, false, true, "steps between mask updates (0 = use refresh)")
-		s.RefreshSteps = int(rs)
-		if err == nil && rs != float64(int(rs)) {
-			err = fmt.Errorf("%s: --param refresh_steps=%v: must be an integer", who, rs)
-		}
-		if s.Dynamic {
-			s.Drop = get("drop", 0.5, 0, 1, false, false, "the death rate at the start of the run")
-		} else {
-			ns := get("num_samples", 16, 1, inf, false, true, "steps of squared batch gradients per Fisher estimate")
-			s.NumSamples = int(ns)
-			if err == nil && ns != float64(int(ns)) {
-				err = fmt.Errorf("%s: --param num_samples=%v: must be an integer", who, ns)
-			}
-		}
-		m = s
+	a := &SharpArgs{Rho: rho, K: k, GRST: grst, Auto: auto, Who: who, step: st, p: p}
+	m, err := st.Build(a)
+	if err == nil {
+		err = a.Err()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if grst && name != "gnr" {
-		if _, ok := p.m["normalized"]; ok {
+	if grst {
+		if _, ok := p.m["normalized"]; ok && !p.used["normalized"] {
 			return nil, fmt.Errorf("%s: --param normalized: only GNR steps (--sharp gnr) mix a normalised gradient", who)
 		}
 	}
-	if k != 1 || auto {
+	if _, own := m.(DegreeSetter); (k != 1 || auto) && !own {
 		if s, ok := m.(*SAM); ok && s.M > 0 {
 			return nil, fmt.Errorf("%s: --param m: G-RST's degree ×k over SAM steps takes the whole batch's g; use --sharp gnr (G-RST's default), which takes m", who)
 		}
@@ -395,15 +292,20 @@ func (p *params) done() error {
 	return fmt.Errorf("%s: --param %s: not a parameter of this method (accepted: %s)", p.who, strings.Join(unknown, ", "), acc)
 }
 
-// DefaultRho is the radius a method uses when none is given: ASAM's own
-// default 0.5 (its perturbation is scaled by |w|), SAM's usual 0.05 on
-// CIFAR otherwise (docs/PAPER.md §1, §3); 0 for plain SGD.
+// DefaultRho is the radius a method uses when none is given: the sharp
+// step's own (SharpStep.Rho; ASAM's 0.5, its perturbation being scaled by
+// |w|), SAM's usual 0.05 on CIFAR otherwise (docs/PAPER.md §1, §3); 0 for
+// plain SGD.
 func DefaultRho(method, sharp string) float64 {
-	switch {
-	case method == "sgd":
+	if method == "sgd" {
 		return 0
-	case method == "asam" || sharp == "asam":
-		return 0.5
+	}
+	name := method
+	if method == "rst" || method == "grst" {
+		name = sharp
+	}
+	if s, ok := sharpSteps[name]; ok && s.Rho > 0 {
+		return s.Rho
 	}
 	return 0.05
 }
