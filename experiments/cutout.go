@@ -26,7 +26,7 @@ func init() {
 			About: "WRN-28-10 × {CIFAR-10, CIFAR-100} with crop, flip and Cutout 16×16: SGD, SAM and RST under each schedule of the group",
 			Cells: cells,
 			Render: func(r *Results) (Output, error) {
-				return Output{Tables: []*report.Table{methodTable(r, g.name, g.title, cells(), nil)}}, nil
+				return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 			},
 		})
 	}

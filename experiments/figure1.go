@@ -24,7 +24,7 @@ func init() {
 			// negative, and a point outside the axes would vanish unseen.
 			cost := report.Panel{Title: "(B) cost: expected against measured", XLabel: "expected Δη", YLabel: "measured extra cost / SAM's",
 				Lines: []report.RefLine{{Name: "x = y", Slope: 1}}, XMin: report.Limit(0)}
-			if s, ok := passSeries(r, cells()); ok {
+			if s, ok := passSeries(r, r.Cells()); ok {
 				cost.Series = append(cost.Series, s)
 			}
 			for _, m := range models {
@@ -32,7 +32,7 @@ func init() {
 					if !runnable(r.Profile, m, d) {
 						continue
 					}
-					if s, ok := costSeries(r, m, d, cells()); ok {
+					if s, ok := costSeries(r, m, d, r.Cells()); ok {
 						cost.Series = append(cost.Series, s)
 					}
 				}
@@ -44,7 +44,7 @@ func init() {
 			for _, m := range models {
 				for _, d := range datas {
 					if runnable(r.Profile, m, d) {
-						p := errorPanel(r, m, d, "", cells())
+						p := errorPanel(r, m, d, "", r.Cells())
 						p.Title = "(C) " + p.Title
 						f.Panels = append(f.Panels, p)
 					}

@@ -41,7 +41,7 @@ func init() {
 			for _, m := range models {
 				for _, d := range datas {
 					if runnable(r.Profile, m, d) {
-						f.Panels = append(f.Panels, errorPanel(r, m, d, "", cells()), paramPanel(r, m, d, "", cells()))
+						f.Panels = append(f.Panels, errorPanel(r, m, d, "", r.Cells()), paramPanel(r, m, d, "", r.Cells()))
 					}
 				}
 			}

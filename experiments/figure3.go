@@ -31,7 +31,7 @@ func init() {
 				if !runnable(r.Profile, WRN2810, d) {
 					continue
 				}
-				p := errorPanel(r, WRN2810, d, "", cells())
+				p := errorPanel(r, WRN2810, d, "", r.Cells())
 				for i := range p.Series {
 					p.Series[i].Style = report.Points
 				}

@@ -36,7 +36,7 @@ func init() {
 				row := make([]float64, len(figure5P))
 				for j, p := range figure5P {
 					row[j] = math.NaN()
-					for _, c := range cells() {
+					for _, c := range r.Cells() {
 						if c.X == p && c.Series == fmt.Sprintf("γ=%g", g) {
 							if s := r.Stat(c).Summary(); s.N > 0 {
 								row[j] = s.Mean

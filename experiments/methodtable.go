@@ -26,9 +26,10 @@ func paperKey(model, data string, m string) string { return model + "|" + data +
 // methodTable renders cells as one row each: the error over seeds, the
 // realised Δη, the extra time relative to SAM's, and the paired difference
 // to the SGD and SAM runs of the same model, data and seeds.
-func methodTable(r *Results, name, title string, cells []Cell, paper map[string]PaperValue) *report.Table {
+func methodTable(r *Results, paper map[string]PaperValue) *report.Table {
+	cells := r.Cells()
 	t := &report.Table{
-		Name: name, Title: title,
+		Name: r.Target.Name, Title: r.Target.Title,
 		Header: []string{"Model", "Data", "Method", "Error (%)", "n", "Δη", "Extra passes / SAM's", "vs SGD (95% CI)", "vs SAM (95% CI)", "Paper"},
 	}
 	var notes []string

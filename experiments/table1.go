@@ -12,7 +12,7 @@ func init() {
 			return cross([]string{ResNet18, WRN2810}, []string{CIFAR10, CIFAR100}, specs(SGD, SAM))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table1", "Table 1: SGD and SAM", r.Target.Cells(), officialLog)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, officialLog)}}, nil
 		},
 	})
 }

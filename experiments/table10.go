@@ -13,7 +13,7 @@ func init() {
 			return cross([]string{VGG16BN}, []string{CIFAR10, CIFAR100}, specs(SGD, SAM), scheduleCells("", false, schedule.ConstantGroup()))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table10", "Table 10: VGG16-BN, constant schedules", r.Target.Cells(), nil)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 		},
 	})
 }

@@ -13,7 +13,7 @@ func init() {
 			return cross([]string{ViTS}, []string{CIFAR10, CIFAR100}, specs(SGD, SAM), scheduleCells("", false, schedule.ConstantGroup()))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table11", "Table 11: ViT-S16, constant schedules", r.Target.Cells(), nil)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 		},
 	})
 }

@@ -20,7 +20,7 @@ func init() {
 				optim.Spec{Name: "grst", Sharp: "gsam", Schedule: half}))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table12", "Table 12: ASAM and GSAM with RST and G-RST", r.Target.Cells(), nil)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 		},
 	})
 }

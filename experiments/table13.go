@@ -20,7 +20,7 @@ func init() {
 			return cross([]string{ResNet18}, []string{CIFAR10, CIFAR100}, specs(append([]optim.Spec{SGD, SAM}, ms...)...))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table13", "Table 13: RST with LookSAM, ESAM and SSAM", r.Target.Cells(), nil)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 		},
 	})
 }

@@ -13,7 +13,7 @@ func init() {
 			return cross([]string{ResNet50, ResNet101}, []string{ImageNet}, specs(SGD, SAM, GRST("constant:0.5")))
 		},
 		Render: func(r *Results) (Output, error) {
-			return Output{Tables: []*report.Table{methodTable(r, "table4", "Table 4: ImageNet", r.Target.Cells(), nil)}}, nil
+			return Output{Tables: []*report.Table{methodTable(r, nil)}}, nil
 		},
 	})
 }

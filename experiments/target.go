@@ -31,6 +31,10 @@ type Cell struct {
 	X      float64 // the cell's position on a figure's axis: its expected Δη, or its schedule's parameter when Param
 	Param  bool    // X is the schedule's parameter (a group whose members all have one Δη)
 	Series string  // the figure series or table group the cell belongs to
+	// Profiles, when set, limits the cell to these profiles: a row one
+	// profile adds (a stand-in's extra regime) stays out of the others'
+	// plans, tables and "runs done". Empty: every profile.
+	Profiles []string
 }
 
 // Label names the cell in messages.
@@ -50,8 +54,9 @@ type Target struct {
 	Name, Title string
 	// About says what the target shows, for rst list and captions.
 	About string
-	// Cells is the target's run matrix; nil for a target computed without
-	// training (table2).
+	// Cells is the target's run matrix in every profile, cells limited to
+	// some profiles included (Cell.Profiles; CellsFor picks a profile's);
+	// nil for a target computed without training (table2).
 	Cells func() []Cell
 	// Render builds the outputs from the runs of a profile.
 	Render func(r *Results) (Output, error)
@@ -135,6 +140,24 @@ type Planned struct {
 	Needs  string
 }
 
+// CellsFor is t's run matrix in profile p: its cells less those limited
+// to other profiles.
+func (t *Target) CellsFor(p *Profile) []Cell {
+	if t.Cells == nil {
+		return nil
+	}
+	var out []Cell
+	for _, c := range t.Cells() {
+		if len(c.Profiles) == 0 || slices.Contains(c.Profiles, p.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Cells is the run matrix the results were collected for.
+func (r *Results) Cells() []Cell { return r.Target.CellsFor(r.Profile) }
+
 // Plan lists the runs of target t in profile p with seeds 1..seeds.
 func (t *Target) Plan(p *Profile, seeds int) ([]Planned, error) {
 	if seeds < 0 {
@@ -145,7 +168,7 @@ func (t *Target) Plan(p *Profile, seeds int) ([]Planned, error) {
 		return nil, nil
 	}
 	var out []Planned
-	for _, c := range t.Cells() {
+	for _, c := range t.CellsFor(p) {
 		for s := 1; s <= seeds; s++ {
 			cfg, needs, err := p.Config(c, s)
 			if err != nil {
