@@ -77,6 +77,7 @@ func TestConformanceMasksMatchCPU(t *testing.T) {
 	both("DropoutMask", func(be nn.Backend, out *nn.Tensor) { be.DropoutMask(out, 0.3, key, 12345) })
 	both("Bernoulli", func(be nn.Backend, out *nn.Tensor) { be.Bernoulli(out, 0.25, key) })
 	both("Uniform", func(be nn.Backend, out *nn.Tensor) { be.Uniform(out, key) })
+	both("Normal", func(be nn.Backend, out *nn.Tensor) { be.Normal(out, key, 1<<33+5) })
 	for _, keep := range []int{1, 1000, n / 3, n / 2, n - 1} {
 		both("TopKMask", func(be nn.Backend, out *nn.Tensor) {
 			s := be.New(n)

@@ -136,6 +136,7 @@ func TestDryRun(t *testing.T) {
 		b.DropoutMask(x, 0.1, key, 7)
 		b.Bernoulli(x, 0.5, key)
 		b.Uniform(x, key)
+		b.Normal(x, key, 3)
 		logits := mk(4, 10)
 		per := make([]float32, 4)
 		_ = b.SoftmaxCrossEntropy(logits, []int32{1, 2, 3, 4}, 0.1, mk(4, 10), per)

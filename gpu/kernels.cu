@@ -25,6 +25,41 @@ __device__ float rst_float32_at(unsigned long long s1, unsigned long long s2, un
 __device__ double rst_float64_at(unsigned long long s1, unsigned long long s2, unsigned long long i) {
     return (double)(rst_at(s1, s2, i) >> 11) / 9007199254740992.0;
 }
+// rng.Key.NormalAt: Box–Muller with the same series for ln and cos, each
+// operation rounded once (double, no fused multiply-add), so the float32
+// is the CPU backend's bit for bit.
+__device__ double rst_log_series(double u) {
+    double e = 0.0;
+    while (u < 0.7071067811865476) { u *= 2.0; e -= 1.0; }
+    double s = (u - 1.0) / (u + 1.0);
+    double s2 = s * s;
+    double r = 1.0 / 23.0;
+    for (int k = 10; k >= 0; k--) r = 1.0 / (double)(2 * k + 1) + s2 * r;
+    return e * 0.6931471805599453 + 2.0 * (s * r);
+}
+__device__ double rst_cos2pi_series(double u) {
+    if (u >= 0.5) u = 1.0 - u;
+    double sign = 1.0;
+    if (u > 0.25) { u = 0.5 - u; sign = -1.0; }
+    bool sine = u > 0.125;
+    if (sine) u = 0.25 - u;
+    double t = 6.283185307179586 * u;
+    double t2 = t * t;
+    double r = 1.0;
+    for (int k = 10; k >= 1; k--) {
+        double d = (double)(2 * k);
+        d *= sine ? (double)(2 * k + 1) : (double)(2 * k - 1);
+        r = 1.0 - (t2 * r) / d;
+    }
+    if (sine) r = t * r;
+    return sign * r;
+}
+__device__ float rst_normal_at(unsigned long long s1, unsigned long long s2, unsigned long long i) {
+    unsigned long long x = rst_at(s1, s2, i);
+    double u1 = (double)((x >> 32) + 1ULL) / 4294967296.0;
+    double u2 = (double)(x & 0xffffffffULL) / 4294967296.0;
+    return (float)(sqrt(-2.0 * rst_log_series(u1)) * rst_cos2pi_series(u2));
+}
 
 // ---- flat element-wise ----
 extern "C" __global__ void fill(float* x, int n, float v) { GRID_STRIDE(i, n) x[i] = v; }
@@ -57,6 +92,9 @@ extern "C" __global__ void bernoulli(float* m, int n, double p, unsigned long lo
 }
 extern "C" __global__ void uniform(float* t, int n, unsigned long long s1, unsigned long long s2) {
     GRID_STRIDE(i, n) t[i] = rst_float32_at(s1, s2, (unsigned long long)i);
+}
+extern "C" __global__ void normal(float* t, int n, unsigned long long s1, unsigned long long s2, unsigned long long off) {
+    GRID_STRIDE(i, n) t[i] = rst_normal_at(s1, s2, off + (unsigned long long)i);
 }
 
 // ---- optimizers (the CPU backend's formulas, operation for operation) ----

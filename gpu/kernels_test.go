@@ -109,7 +109,10 @@ func TestParseKernels(t *testing.T) {
 func TestKernelRandomMatchesKey(t *testing.T) {
 	for _, c := range []string{"0x9e3779b97f4a7c15ULL", "0xbf58476d1ce4e5b9ULL", "0x94d049bb133111ebULL",
 		"z ^ (z >> 30)", "z ^ (z >> 27)", "z ^ (z >> 31)", "rst_mix(rst_mix(s1 ^ (i * 0x9e3779b97f4a7c15ULL)) ^ s2)",
-		">> 40) / 16777216.0f", ">> 11) / 9007199254740992.0"} {
+		">> 40) / 16777216.0f", ">> 11) / 9007199254740992.0",
+		// rng.Key.NormalAt's split of At(i) and its series' constants
+		"((x >> 32) + 1ULL) / 4294967296.0", "(x & 0xffffffffULL) / 4294967296.0", "0.7071067811865476",
+		"1.0 / 23.0", "0.6931471805599453", "6.283185307179586", "for (int k = 10; k >= 1; k--)"} {
 		if !strings.Contains(kernelSource, c) {
 			t.Errorf("kernels.cu lacks %q", c)
 		}

@@ -36,6 +36,14 @@ func (b *Backend) Uniform(t *nn.Tensor, key rng.Key) {
 	b.leave()
 }
 
+func (b *Backend) Normal(t *nn.Tensor, key rng.Key, offset uint64) {
+	if b.enter() {
+		s1, s2 := key.Words()
+		b.elem("normal", t.Len(), b.ptr(t), t.Len(), s1, s2, offset)
+	}
+	b.leave()
+}
+
 // topkChunk is the elements per block of the tie ranking.
 const topkChunk = 4096
 

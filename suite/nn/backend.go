@@ -136,6 +136,10 @@ type Backend interface {
 	Bernoulli(mask *Tensor, p float64, key rng.Key)
 	// Uniform sets t[i] = key.Float32At(i), uniform in [0, 1).
 	Uniform(t *Tensor, key rng.Key)
+	// Normal sets t[i] = key.NormalAt(offset + i), a standard normal draw
+	// (scale and shift it with Scale and Axpy): Gaussian noise for a
+	// method, drawn where the tensor lives and the same on every backend.
+	Normal(t *Tensor, key rng.Key, offset uint64)
 	// TopKMask sets mask[i] = 1 for the keep largest entries of score and
 	// 0 elsewhere; among entries equal to the threshold the lower indices
 	// are kept, so the mask is a function of the scores alone.

@@ -55,6 +55,15 @@ func (c *CPU) Uniform(t *Tensor, key rng.Key) {
 	})
 }
 
+func (c *CPU) Normal(t *Tensor, key rng.Key, offset uint64) {
+	d := t.Data
+	parallelFor(len(d), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = key.NormalAt(offset + uint64(i))
+		}
+	})
+}
+
 // TopKMask sorts a copy of the scores to find the threshold (the keep-th
 // largest value), then keeps everything above it and the first entries
 // equal to it. A device backend can find the same threshold by selection

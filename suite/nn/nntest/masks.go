@@ -79,6 +79,40 @@ func maskKernels(t *testing.T, b nn.Backend, o Options) {
 			binomial(e, "Uniform values below 0.25", below, n, 0.25)
 		})
 	})
+	// Normal is rng.Key.NormalAt from the offset on, bit for bit, so a
+	// method's Gaussian noise is a function of (seed, stream, offset)
+	// whatever the backend; its moments are checked besides.
+	for _, off := range []uint64{0, 12345, 1<<33 + 5} {
+		t.Run(fmt.Sprintf("Normal/offset%d", off), func(t *testing.T) {
+			run(t, b, o, 907, func(e *env) {
+				z := e.tensor("t", e.garbage(n), n)
+				e.b.Normal(z, key, off)
+				want := make([]float64, n)
+				for i := range want {
+					want[i] = float64(key.NormalAt(off + uint64(i)))
+				}
+				got := e.down(z)
+				e.expectExact("Normal", []int{n}, got, want)
+				var s1, s2 float64
+				below := 0
+				for _, v := range got {
+					s1 += float64(v)
+					s2 += float64(v) * float64(v)
+					if v < -1 {
+						below++
+					}
+				}
+				se := 1 / math.Sqrt(n)
+				if m := s1 / n; math.Abs(m) > 6*se {
+					e.t.Errorf("Normal: mean %v, want 0 within 6 standard errors", m)
+				}
+				if v := s2 / n; math.Abs(v-1) > 6*math.Sqrt2*se {
+					e.t.Errorf("Normal: second moment %v, want 1 within 6 standard errors", v)
+				}
+				binomial(e, "Normal values below −1", below, n, 0.15865525393145707)
+			})
+		})
+	}
 	for _, m := range []int{1, 1000, n} {
 		t.Run(fmt.Sprintf("AbsPlus/n%d", m), func(t *testing.T) {
 			run(t, b, o, 903, func(e *env) {
