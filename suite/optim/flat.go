@@ -38,6 +38,6 @@ func (s *scalars) load(net *nn.Net, n int) []float32 {
 
 func (s *scalars) store(net *nn.Net) { net.B.Upload(s.t, s.h) }
 
-// binder is a method that keeps state and needs the net to allocate it
+// Binder is a method that keeps state and needs the net to allocate it
 // before its first step (a checkpoint is restored before any step runs).
-type binder interface{ bind(net *nn.Net) }
+type Binder interface{ Bind(net *nn.Net) }

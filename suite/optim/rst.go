@@ -27,9 +27,9 @@ type RST struct {
 
 func (m *RST) Name() string { return m.Label }
 
-func (m *RST) bind(net *nn.Net) {
-	if b, ok := m.Sharp.(binder); ok {
-		b.bind(net)
+func (m *RST) Bind(net *nn.Net) {
+	if b, ok := m.Sharp.(Binder); ok {
+		b.Bind(net)
 	}
 }
 
@@ -101,9 +101,9 @@ func (m *Degree) Name() string        { return m.Inner.Name() }
 func (m *Degree) ExtraPairs() float64 { return extraPairs(m.Inner) }
 func (m *Degree) State() []*nn.Tensor { return state(m.Inner) }
 
-func (m *Degree) bind(net *nn.Net) {
-	if b, ok := m.Inner.(binder); ok {
-		b.bind(net)
+func (m *Degree) Bind(net *nn.Net) {
+	if b, ok := m.Inner.(Binder); ok {
+		b.Bind(net)
 	}
 }
 

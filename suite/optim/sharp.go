@@ -132,7 +132,7 @@ type GSAM struct {
 	g                     *nn.Tensor
 }
 
-func (m *GSAM) bind(net *nn.Net) { m.net = net }
+func (m *GSAM) Bind(net *nn.Net) { m.net = net }
 
 // State is the largest learning rate seen, for checkpoints.
 func (m *GSAM) State() []*nn.Tensor { return []*nn.Tensor{m.meta.tensor(m.net, 1)} }
@@ -199,7 +199,7 @@ type LookSAM struct {
 	g, gv      *nn.Tensor
 }
 
-func (m *LookSAM) bind(net *nn.Net) { m.net = net }
+func (m *LookSAM) Bind(net *nn.Net) { m.net = net }
 
 // State is g_v, the call count and ‖g_v‖, for checkpoints.
 func (m *LookSAM) State() []*nn.Tensor {

@@ -96,8 +96,8 @@ func New(s Spec, net *nn.Net) (Method, error) {
 		}
 	}
 	m, err := c(s, net)
-	if b, ok := m.(binder); ok && err == nil && net != nil {
-		b.bind(net)
+	if b, ok := m.(Binder); ok && err == nil && net != nil {
+		b.Bind(net)
 	}
 	return m, err
 }

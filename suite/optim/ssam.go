@@ -52,7 +52,7 @@ func (m *SSAM) Name() string {
 }
 func (*SSAM) ExtraPairs() float64 { return 1 }
 
-func (m *SSAM) bind(net *nn.Net) { m.net = net }
+func (m *SSAM) Bind(net *nn.Net) { m.net = net }
 
 // State is the mask, the Fisher sum (SSAM-F) and the call count.
 func (m *SSAM) State() []*nn.Tensor {
