@@ -86,6 +86,18 @@ func (c ClaimResult) Verdict() Verdict {
 	return Inconclusive
 }
 
+// Summary is the verdict with how many findings were reproduced, e.g.
+// "not reproduced (2 of 3 findings reproduced)".
+func (c ClaimResult) Summary() string {
+	k := 0
+	for _, f := range c.Findings {
+		if f.Verdict == Reproduced {
+			k++
+		}
+	}
+	return fmt.Sprintf("%s (%d of %d findings reproduced)", c.Verdict(), k, len(c.Findings))
+}
+
 // claimData reads the targets' results from one store and profile, once.
 type claimData struct {
 	st      *store.Store
@@ -499,7 +511,7 @@ func ClaimsTable(p *Profile, res []ClaimResult, seeds int) *report.Table {
 		for i, f := range c.Findings {
 			claim, overall := "", ""
 			if i == 0 {
-				claim, overall = c.Claim.ID, string(c.Verdict())
+				claim, overall = c.Claim.ID, c.Summary()
 			}
 			est, n, claimed, pv := report.Missing, "0", report.Missing, report.Missing
 			if f.Diff.N >= 2 {

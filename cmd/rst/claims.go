@@ -73,7 +73,7 @@ func runClaims(args []string) error {
 	}
 	fmt.Printf("\n(written to %s.{md,csv,tex})\n", filepath.Join(out, t.Name))
 	for _, c := range res {
-		fmt.Printf("%-28s %s\n", c.Claim.ID, c.Verdict())
+		fmt.Printf("%-28s %s\n", c.Claim.ID, c.Summary())
 	}
 	return nil
 }
