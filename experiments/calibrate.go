@@ -310,6 +310,9 @@ func calibrationFigure(r *Results, cells []Cell) *report.Figure {
 	for _, m := range []string{ResNet18, WRN2810, ViTS} {
 		p := report.Panel{Title: "stand-in for " + Display(m), XLabel: "regime (numbered as in the caption)", YLabel: "SAM − SGD error (points)",
 			Lines: []report.RefLine{{Name: "no difference"}}, XMin: report.Limit(0.5), XMax: report.Limit(float64(len(calibrationRegimes)) + 0.5)}
+		for i := range calibrationRegimes {
+			p.XTicks = append(p.XTicks, float64(i+1))
+		}
 		s := report.Series{Name: "mean with 95% interval", Style: report.Points}
 		for i, g := range calibrationRegimes {
 			c := Cell{Model: m, Data: CIFAR10, Method: SGD, Regime: g.Name, Series: g.Name}

@@ -47,6 +47,9 @@ type Panel struct {
 	Heat                  *Heat // when set, Series and Lines must be empty
 	XMin, XMax            *float64
 	YMin, YMax            *float64
+	// XTicks, when set, are the only ticks of the x axis, labelled by
+	// their value (for categories numbered 1, 2, …).
+	XTicks []float64
 }
 
 // Style says how a series is drawn.
@@ -429,6 +432,9 @@ func newPlot(p *Panel) *plot.Plot {
 	}
 	pl.X.Label.Text = p.XLabel
 	pl.Y.Label.Text = p.YLabel
+	if len(p.XTicks) > 0 {
+		pl.X.Tick.Marker = centreTicks(p.XTicks)
+	}
 	return pl
 }
 
