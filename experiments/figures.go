@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"math"
+	"strings"
 
 	"github.com/rst-bench/rst/suite/report"
 	"github.com/rst-bench/rst/suite/schedule"
@@ -146,7 +147,8 @@ func panelTitle(r *Results, model, data string) string {
 		d = v
 	}
 	if note := r.Profile.dataNote(model); note != "" {
-		return Display(m) + " on " + Display(d) + ", " + note
+		// A panel title has one line: the note's short form.
+		return Display(m) + " on " + Display(d) + ", " + strings.Replace(note, " training labels", " labels", 1)
 	}
 	return Display(m) + " on " + Display(d)
 }
