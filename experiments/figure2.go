@@ -37,7 +37,7 @@ func init() {
 		Cells: cells,
 		Sweep: true,
 		Render: func(r *Results) (Output, error) {
-			f := &report.Figure{Name: "figure2", Title: "Figure 2: piecewise and linear scheduling", Cols: 2}
+			f := &report.Figure{Name: "figure2", Title: "Figure 2: piecewise and linear scheduling", Cols: 2, PanelWidth: 5}
 			for _, m := range models {
 				for _, d := range datas {
 					if runnable(r.Profile, m, d) {

@@ -26,7 +26,7 @@ func init() {
 		Cells: cells,
 		Sweep: true,
 		Render: func(r *Results) (Output, error) {
-			f := &report.Figure{Name: "figure3", Title: "Figure 3: every schedule, WRN-28-10", Cols: 2}
+			f := &report.Figure{Name: "figure3", Title: "Figure 3: every schedule, WRN-28-10", Cols: 2, PanelWidth: 5}
 			for _, d := range datas {
 				if !runnable(r.Profile, WRN2810, d) {
 					continue
