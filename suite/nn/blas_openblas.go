@@ -9,9 +9,14 @@ package nn
 // system put it (Debian's openblas-pthread folder, Homebrew's prefix).
 
 // #cgo pkg-config: openblas
+// void openblas_set_num_threads(int);
+// int openblas_get_num_threads(void);
 import "C"
 
 import (
+	"runtime"
+	"sync/atomic"
+
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/netlib/blas/netlib"
 )
@@ -21,7 +26,25 @@ const blasName = "OpenBLAS (cgo, gonum.org/v1/netlib)"
 
 func init() { blas32.Use(netlib.Implementation{}) }
 
-// gemm hands the whole product to OpenBLAS, which threads it itself.
+// gemm hands the whole product to OpenBLAS, which threads it itself, on
+// as many threads as GOMAXPROCS: OpenBLAS would otherwise take its count
+// from OPENBLAS_NUM_THREADS or the machine's cores, and a run's result
+// would depend on a variable its record does not name (a GEMM split over
+// two threads rounds differently from one).
 func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	syncBLASThreads()
 	sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// blasThreads is the thread count last given to OpenBLAS (0 = never).
+var blasThreads atomic.Int32
+
+func syncBLASThreads() {
+	if n := int32(runtime.GOMAXPROCS(0)); blasThreads.Load() != n {
+		C.openblas_set_num_threads(C.int(n))
+		blasThreads.Store(n)
+	}
+}
+
+// openBLASThreads is OpenBLAS's own thread count, for the tests.
+func openBLASThreads() int { return int(C.openblas_get_num_threads()) }
