@@ -179,6 +179,16 @@ func regimeConfig(p *Profile, c Cell) (train.Config, string) {
 	return cfg, ""
 }
 
+// cells are the regime's SGD and SAM cells for a paper model. SGD ignores
+// ρ: the regimes that differ only in ρ share their SGD runs.
+func (g Regime) cells(paperModel string) (sgd, sam Cell) {
+	sgd = Cell{Model: paperModel, Data: CIFAR10, Method: SGD, Regime: g.Name, Series: g.Name}
+	sam = sgd
+	sam.Method = SAM
+	sam.Method.Rho = g.Rho
+	return sgd, sam
+}
+
 func init() {
 	cells := func() []Cell {
 		var out []Cell
@@ -187,12 +197,8 @@ func init() {
 				if m == ViTS && !vitRegimes[g.Name] {
 					continue
 				}
-				// SGD ignores ρ: the regimes that differ only in ρ share
-				// their SGD runs.
-				sam := SAM
-				sam.Rho = g.Rho
-				out = append(out, Cell{Model: m, Data: CIFAR10, Method: SGD, Regime: g.Name, Series: g.Name},
-					Cell{Model: m, Data: CIFAR10, Method: sam, Regime: g.Name, Series: g.Name})
+				sgd, sam := g.cells(m)
+				out = append(out, sgd, sam)
 			}
 		}
 		return out
@@ -223,16 +229,10 @@ func calibrationTable(r *Results, cells []Cell) *report.Table {
 			continue
 		}
 		g, _ := LookupRegime(c.Regime)
-		sgd := r.Stat(c)
-		samCell := c
-		samCell.Method = SAM
-		samCell.Method.Rho = g.Rho
-		sam := r.Stat(samCell)
-		model := calibrationModels[c.Model]
-		if m, ok := g.Models[c.Model]; ok {
-			model = m
-		}
-		row := []string{g.Name, Display(model)}
+		sgdCell, samCell := g.cells(c.Model)
+		sgd, sam := r.Stat(sgdCell), r.Stat(samCell)
+		cfg, _ := g.Config(c.Model)
+		row := []string{g.Name, Display(cfg.Model)}
 		if sgd.Needs != "" {
 			short, _ := shortNeeds(sgd.Needs)
 			row = append(row, short, "–", "–", "0", "–", "–", "–", fmt.Sprint(g.Steps()), "–")
@@ -315,11 +315,8 @@ func calibrationFigure(r *Results, cells []Cell) *report.Figure {
 		}
 		s := report.Series{Name: "mean with 95% interval", Style: report.Points}
 		for i, g := range calibrationRegimes {
-			c := Cell{Model: m, Data: CIFAR10, Method: SGD, Regime: g.Name, Series: g.Name}
-			sgd := r.Stat(c)
-			c.Method = SAM
-			c.Method.Rho = g.Rho
-			d, ok := Paired(r.Stat(c), sgd)
+			sgd, sam := g.cells(m)
+			d, ok := Paired(r.Stat(sam), r.Stat(sgd))
 			if !ok {
 				continue
 			}
