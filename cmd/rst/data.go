@@ -224,11 +224,11 @@ func runDataSubset(args []string) error {
 			}
 			return idx, set, nil
 		}
-		sub, err := set.Subset(k, *seed)
+		idx, err := set.SubsetIndices(k, *seed)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", flag, err)
 		}
-		return data.SubsetIndices(set.Len(), k, *seed), sub, nil
+		return idx, set.Pick(idx), nil
 	}
 	trainIdx, trainSub, err := pick(trainSet, *n, "--subset")
 	if err != nil {

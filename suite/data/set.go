@@ -88,33 +88,42 @@ func (s *Set) Validate() error {
 // Subset(n) for n < m. Class balance is then only approximate for small n.
 // The result owns fresh copies of the pixels and labels.
 func (s *Set) Subset(n int, seed uint64) (*Set, error) {
+	pick, err := s.SubsetIndices(n, seed)
+	if err != nil {
+		return nil, err
+	}
+	return s.Pick(pick), nil
+}
+
+// SubsetIndices are the indices, ascending, of the n samples Subset(n,
+// seed) keeps: for a peer outside the suite (bench/peer) to train on
+// exactly the same images.
+func (s *Set) SubsetIndices(n int, seed uint64) ([]int, error) {
 	if n <= 0 || n > s.Len() {
 		return nil, fmt.Errorf("data: subset of %d samples from %q, which has %d: want 1..%d", n, s.Name, s.Len(), s.Len())
 	}
-	pick := SubsetIndices(s.Len(), n, seed)
+	pick := permutation(s.Len(), rng.New(seed, "data-subset"))[:n]
+	slices.Sort(pick)
+	return pick, nil
+}
+
+// Pick returns the samples idx of s, in that order, with fresh copies of
+// their pixels and labels.
+func (s *Set) Pick(idx []int) *Set {
 	sz := s.ImageSize()
 	out := &Set{
 		Name: s.Name, H: s.H, W: s.W, C: s.C, Classes: s.Classes,
-		Pixels: make([]uint8, n*sz),
-		Labels: make([]int32, n),
+		Pixels: make([]uint8, len(idx)*sz),
+		Labels: make([]int32, len(idx)),
 		Mean:   slices.Clone(s.Mean),
 		Std:    slices.Clone(s.Std),
 		Files:  slices.Clone(s.Files), // a subset was still drawn from these files
 	}
-	for j, i := range pick {
+	for j, i := range idx {
 		copy(out.Pixels[j*sz:(j+1)*sz], s.Pixels[i*sz:(i+1)*sz])
 		out.Labels[j] = s.Labels[i]
 	}
-	return out, nil
-}
-
-// SubsetIndices are the indices, ascending, of the n samples out of total
-// that Subset(n, seed) keeps: for a peer outside the suite (bench/peer)
-// to train on exactly the same images.
-func SubsetIndices(total, n int, seed uint64) []int {
-	pick := permutation(total, rng.New(seed, "data-subset"))[:n]
-	slices.Sort(pick)
-	return pick
+	return out
 }
 
 // Histogram counts the samples of each class.
