@@ -22,11 +22,7 @@ func init() {
 func runClaims(args []string) error {
 	fs := flag.NewFlagSet("claims", flag.ContinueOnError)
 	profile := fs.String("profile", "cpu", "whose store to check: "+strings.Join(experiments.ProfileNames, ", "))
-	def := os.Getenv("RST_RESULTS")
-	if def == "" {
-		def = "results"
-	}
-	results := fs.String("results", def, "the store of run records (default $RST_RESULTS or results)")
+	results := fs.String("results", defaultResults(), "the store of run records (default $RST_RESULTS or results)")
 	tables := fs.String("tables", "", "where claims.{md,csv,tex} go, in a PROFILE subfolder (default: the repository's tables/ for its own store results/, else RESULTS/tables)")
 	seeds := fs.Int("seeds", 0, "seeds 1..N (0 = the profile's defaults)")
 	if err := parseFlags(fs, args); err != nil {

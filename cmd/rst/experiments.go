@@ -48,13 +48,17 @@ func (f *expFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&f.device, "device", "cpu", "where runs train: "+strings.Join(nn.Devices(), ", ")+" (part of a run's identity: a cuda run is a run of its own)")
 }
 
+// defaultResults is the store a command uses without --results.
+func defaultResults() string {
+	if d := os.Getenv("RST_RESULTS"); d != "" {
+		return d
+	}
+	return "results"
+}
+
 // declareStore declares the flags that name a store and its outputs.
 func (f *expFlags) declareStore(fs *flag.FlagSet) {
-	def := os.Getenv("RST_RESULTS")
-	if def == "" {
-		def = "results"
-	}
-	fs.StringVar(&f.results, "results", def, "the store of run records (default $RST_RESULTS or results)")
+	fs.StringVar(&f.results, "results", defaultResults(), "the store of run records (default $RST_RESULTS or results)")
 	fs.StringVar(&f.tables, "tables", "", "where rendered tables go, in a PROFILE subfolder (default: the repository's tables/ for its own results/ store, else RESULTS/tables)")
 	fs.StringVar(&f.figures, "figures", "", "where rendered figures go, in a PROFILE subfolder (default: the repository's figures/ for its own results/ store, else RESULTS/figures)")
 }
