@@ -158,5 +158,6 @@ gpu-check:
 	rm -rf gpu-check && mkdir -p gpu-check
 	$(GPUCHECK_ENV) $(GO) build -trimpath -ldflags "-s -w -X github.com/rst-bench/rst/suite/buildinfo.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo +dirty)" -o gpu-check/rst ./cmd/rst
 	$(GPUCHECK_ENV) $(GO) test -c -trimpath -ldflags "-s -w" -o gpu-check/gpu.test ./gpu
-	cp gpu/check/run.sh gpu/check/summary.py bench/peer/gpu_peer.py gpu-check/
+	cp gpu/check/run.sh gpu/check/summary.py gpu/check/train_compare.py bench/peer/gpu_peer.py gpu-check/
+	cp -r testdata gpu-check/testdata
 	@du -sh gpu-check

@@ -70,7 +70,10 @@ find_libs
 } >"$OUT/env.txt" 2>&1
 
 step version 20 "$RST" version
-step conformance 110 "$HERE/gpu.test" -test.run 'Conformance' -test.v -test.count=1 -test.timeout 105s
+step conformance 110 "$HERE/gpu.test" -test.v -test.count=1 -test.timeout 105s
+# A few training steps of each model and method on cuda against the CPU
+# backend, from the same seed, on the small CIFAR-format files in testdata.
+step train_compare 60 "$PY" "$HERE/train_compare.py" "$RST" "$HERE/testdata" "$OUT/train_compare.json"
 
 # ResNet-18 at CIFAR shapes, batch 256: SGD, SAM and RST(0.5) interleaved,
 # FP32 then TF32; WRN-28-10 SGD. (Inputs are synthetic: no data needed.)

@@ -48,6 +48,11 @@ if os.path.exists(conf):
     if fails:
         p(f"  {len(fails)} failing (sub)tests, first: " + ", ".join(fails[:10]))
 
+tc = os.path.join(out, "train_compare.out")
+if os.path.exists(tc):
+    p("\ntraining, cuda against the CPU backend (4 steps, same seed):")
+    p(open(tc).read().rstrip() or "  no output (see train_compare.err)")
+
 ours = {}
 for prec in ("fp32", "tf32"):
     r = load(f"bench_resnet18_{prec}.out")

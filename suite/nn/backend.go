@@ -30,6 +30,9 @@ type Backend interface {
 	// Describe says what the backend runs on, for provenance and `rst version`.
 	Describe() string
 
+	// New's contents are undefined until written: the cpu backend's
+	// happen to be zeros, the cuda device's are whatever its reused memory
+	// held. Fill what must start at zero.
 	New(shape ...int) *Tensor
 	View(t *Tensor, off int, shape ...int) *Tensor
 	Upload(dst *Tensor, src []float32)

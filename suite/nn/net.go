@@ -41,6 +41,11 @@ func Build(b Backend, root Layer, in []int) (*Net, error) {
 		}
 	}
 	n.W, n.G, n.S = b.New(nw), b.New(nw), b.New(max(ns, 1))
+	// New's contents are undefined (the cuda device's memory is reused,
+	// not cleared); a model without statistics still has one element of
+	// S, which checkpoints and the conformance checks read.
+	b.Fill(n.G, 0)
+	b.Fill(n.S, 0)
 	for _, p := range n.Params {
 		p.W = b.View(n.W, p.Offset, p.Shape...)
 		p.G = b.View(n.G, p.Offset, p.Shape...)

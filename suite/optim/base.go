@@ -31,7 +31,7 @@ type SGD struct {
 
 // NewSGD returns SGD on net's flat buffers.
 func NewSGD(net *nn.Net, momentum float32, nesterov bool, weightDecay float32) *SGD {
-	return &SGD{Net: net, Momentum: momentum, Nesterov: nesterov, WeightDecay: weightDecay, v: net.B.New(net.W.Len())}
+	return &SGD{Net: net, Momentum: momentum, Nesterov: nesterov, WeightDecay: weightDecay, v: zeros(net.B, net.W.Len())}
 }
 
 func (o *SGD) Update(lr float32) {
@@ -56,7 +56,7 @@ type AdamW struct {
 // NewAdamW returns AdamW on net's flat buffers.
 func NewAdamW(net *nn.Net, beta1, beta2, eps, decay float32) *AdamW {
 	n := net.W.Len()
-	return &AdamW{Net: net, Beta1: beta1, Beta2: beta2, Eps: eps, Decay: decay, m: net.B.New(n), v: net.B.New(n)}
+	return &AdamW{Net: net, Beta1: beta1, Beta2: beta2, Eps: eps, Decay: decay, m: zeros(net.B, n), v: zeros(net.B, n)}
 }
 
 func (o *AdamW) Update(lr float32) {

@@ -4,11 +4,20 @@ import (
 	"github.com/rst-bench/rst/suite/nn"
 )
 
+// zeros is a new tensor filled with zeros: New's contents are undefined
+// (the cuda device reuses memory without clearing it), and every
+// optimizer state starts at zero.
+func zeros(b nn.Backend, shape ...int) *nn.Tensor {
+	t := b.New(shape...)
+	b.Fill(t, 0)
+	return t
+}
+
 // buffer returns *p, allocating a flat buffer of the net's parameter count
 // on first use: methods that keep state allocate it lazily, once.
 func buffer(net *nn.Net, p **nn.Tensor) *nn.Tensor {
 	if *p == nil {
-		*p = net.B.New(net.W.Len())
+		*p = zeros(net.B, net.W.Len())
 	}
 	return *p
 }
@@ -25,7 +34,7 @@ type scalars struct {
 
 func (s *scalars) tensor(net *nn.Net, n int) *nn.Tensor {
 	if s.t == nil {
-		s.t, s.h = net.B.New(n), make([]float32, n)
+		s.t, s.h = zeros(net.B, n), make([]float32, n)
 	}
 	return s.t
 }

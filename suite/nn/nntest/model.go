@@ -105,6 +105,7 @@ func trainSteps(b nn.Backend, mc modelCase) (*trace, error) {
 	tr.x = b.New(append([]int{mc.batch}, mc.in...)...)
 	dl := b.New(mc.batch, modelClasses)
 	v := b.New(net.W.Len())
+	b.Fill(v, 0)
 	r := rand.New(rand.NewPCG(modelSeed, 2))
 	host := make([]float32, tr.x.Len())
 	for step := 0; step <= modelSteps; step++ {

@@ -2,6 +2,7 @@ package nntest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -112,4 +113,27 @@ func TestModelCatchesAWrongKernel(t *testing.T) {
 	}
 	t.Logf("comparison: %d failures, e.g. %v", len(cmp.errs), cmp.errs[:min(1, len(cmp.errs))])
 	t.Logf("finite differences: %d failures, e.g. %v", len(fd.errs), fd.errs[:min(1, len(fd.errs))])
+}
+
+// dirtyNewCPU returns tensors from New full of NaN, as the cuda device's
+// reused memory may hold anything: a model that reads memory it never
+// wrote fails the model check against the plain CPU backend. (vit-mini's
+// one-element S, never written, did on an H100.)
+type dirtyNewCPU struct{ *nn.CPU }
+
+func (c *dirtyNewCPU) Name() string { return "cpu+dirty-new" }
+
+func (c *dirtyNewCPU) New(shape ...int) *nn.Tensor {
+	t := c.CPU.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(math.NaN())
+	}
+	return t
+}
+
+func TestModelReadsNoUnwrittenMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three models twice")
+	}
+	Model(t, &dirtyNewCPU{nn.NewCPU()}, nn.NewCPU())
 }
