@@ -161,3 +161,9 @@ gpu-check:
 	cp gpu/check/run.sh gpu/check/summary.py gpu/check/train_compare.py bench/peer/gpu_peer.py gpu-check/
 	cp -r testdata gpu-check/testdata
 	@du -sh gpu-check
+
+# kernels.cu compiled by Debian's clang-19 in CUDA device mode to PTX for
+# sm_80 and sm_90, no CUDA needed (gpu/check/clang_ptx.sh says what it checks).
+.PHONY: gpu-clang-check
+gpu-clang-check:
+	gpu/check/clang_ptx.sh

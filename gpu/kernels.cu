@@ -128,7 +128,7 @@ extern "C" __global__ void dot_partial(const float* x, const float* y, int n, do
     GRID_STRIDE(i, n) acc += (double)x[i] * (double)y[i];
     s[threadIdx.x] = acc;
     __syncthreads();
-    for (int k = 128; k > 0; k >>= 1) {
+    for (unsigned k = 128; k > 0; k >>= 1) {
         if (threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];
         __syncthreads();
     }
@@ -521,7 +521,7 @@ extern "C" __global__ void topk_mask(const float* s, float* m, int n, const unsi
         unsigned tie = (i < hi && key == thr) ? 1u : 0u;
         sc[threadIdx.x] = tie;
         __syncthreads();
-        for (int d = 1; d < 256; d <<= 1) {
+        for (unsigned d = 1; d < 256; d <<= 1) {
             unsigned v = threadIdx.x >= d ? sc[threadIdx.x - d] : 0u;
             __syncthreads();
             sc[threadIdx.x] += v;
@@ -541,7 +541,7 @@ extern "C" __global__ void topk_mask(const float* s, float* m, int n, const unsi
 __device__ double block_sum128(double v, double* sh) {
     sh[threadIdx.x] = v;
     __syncthreads();
-    for (int k = 64; k > 0; k >>= 1) {
+    for (unsigned k = 64; k > 0; k >>= 1) {
         if (threadIdx.x < k) sh[threadIdx.x] += sh[threadIdx.x + k];
         __syncthreads();
     }
@@ -553,7 +553,7 @@ __device__ double block_sum128(double v, double* sh) {
 __device__ float block_max128(float v, float* sh) {
     sh[threadIdx.x] = v;
     __syncthreads();
-    for (int k = 64; k > 0; k >>= 1) {
+    for (unsigned k = 64; k > 0; k >>= 1) {
         if (threadIdx.x < k) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + k]);
         __syncthreads();
     }
