@@ -7,7 +7,7 @@
 // backend and element-wise results match it bit for bit.
 
 #define GRID_STRIDE(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
-#define NEG_INF __int_as_float(0xff800000)
+#define NEG_INF __uint_as_float(0xff800000u) // the bits of −∞; unsigned, so no sign change
 
 // ---- counter-based random values: rng.Key.At, bit for bit ----
 __device__ unsigned long long rst_mix(unsigned long long z) {
