@@ -582,6 +582,9 @@ func (b *Backend) MatMul(transA, transB bool, alpha float32, a, x *nn.Tensor, be
 	if transA {
 		k = a.Rows()
 	}
+	if b.emptyGEMM(m*n, k, beta, c) {
+		return
+	}
 	opA, opB := int32(cublasOpN), int32(cublasOpN)
 	if transA {
 		opA = cublasOpT
@@ -593,6 +596,24 @@ func (b *Backend) MatMul(transA, transB bool, alpha float32, a, x *nn.Tensor, be
 	r := b.a.cublasSgemm(b.cublas, opB, opA, int32(n), int32(m), int32(k), &al, uintptr(b.ptr(x)), int32(x.Cols()),
 		uintptr(b.ptr(a)), int32(a.Cols()), &be, uintptr(b.ptr(c)), int32(n))
 	b.blasFail(r, "cublasSgemm")
+}
+
+// emptyGEMM does a GEMM of size elements of c with an inner dimension k
+// when either is 0, and reports whether it did: cuBLAS refuses the leading
+// dimension 0 such shapes imply (CUBLAS_STATUS_INVALID_VALUE). With k = 0,
+// op(a)·op(b) is zero and c = beta·c, as BLAS and the CPU backend define
+// it; beta 0 writes zeros without reading c, which may hold NaN.
+func (b *Backend) emptyGEMM(size, k int, beta float32, c *nn.Tensor) bool {
+	switch {
+	case size == 0:
+	case k != 0:
+		return false
+	case beta == 0:
+		b.elem("fill", size, b.ptr(c), size, float32(0))
+	case beta != 1:
+		b.elem("scale", size, b.ptr(c), size, beta)
+	}
+	return true
 }
 
 func (b *Backend) AddRowVector(y, v *nn.Tensor) {

@@ -20,6 +20,27 @@ type stubAPI struct {
 	names    map[uintptr]string
 	launched map[string]int
 	next     uintptr
+	gemms    int // cuBLAS GEMM calls
+}
+
+// cublasStatusInvalidValue is CUBLAS_STATUS_INVALID_VALUE.
+const cublasStatusInvalidValue = 7
+
+// gemmStatus is what cublasSgemm (batch 1) and cublasSgemmStridedBatched
+// return for these sizes: column-major op(A) m×k, op(B) k×n, C m×n, and
+// every leading dimension at least max(1, rows of the stored matrix).
+func gemmStatus(ta, tb, m, n, k, lda, ldb, ldc, batch int32) int32 {
+	rowsA, rowsB := m, k
+	if ta != cublasOpN {
+		rowsA = k
+	}
+	if tb != cublasOpN {
+		rowsB = n
+	}
+	if m < 0 || n < 0 || k < 0 || batch < 0 || lda < max(1, rowsA) || ldb < max(1, rowsB) || ldc < max(1, m) {
+		return cublasStatusInvalidValue
+	}
+	return 0
 }
 
 func newStub() *stubAPI {
@@ -65,6 +86,17 @@ func newStub() *stubAPI {
 		ps[0] = convPerf{Algo: 1, Time: 1, Determinism: 0}
 		ps[1] = convPerf{Algo: 2, Time: 1.1, Determinism: cudnnDeterministic, Memory: 1000}
 		return 0
+	}
+	// cuBLAS's documented argument checks, so that a call the real
+	// library would refuse fails here too.
+	s.cublasSgemm = func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uintptr, lda int32, b uintptr, ldb int32, beta *float32, c uintptr, ldc int32) int32 {
+		s.gemms++
+		return gemmStatus(ta, tb, m, n, k, lda, ldb, ldc, 1)
+	}
+	s.cublasSgemmStridedBatched = func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uintptr, lda int32, sa int64, b uintptr, ldb int32, sb int64,
+		beta *float32, c uintptr, ldc int32, sc int64, batch int32) int32 {
+		s.gemms++
+		return gemmStatus(ta, tb, m, n, k, lda, ldb, ldc, batch)
 	}
 	s.cudnnFindConvolutionForwardAlgorithm = func(h, x, w, c, y uintptr, req int32, ret *int32, perf *convPerf) int32 { return find(ret, perf) }
 	s.cudnnFindConvolutionBackwardDataAlgorithm = func(h, w, dy, c, dx uintptr, req int32, ret *int32, perf *convPerf) int32 { return find(ret, perf) }
@@ -253,5 +285,51 @@ func TestEmpty(t *testing.T) {
 	b.Fill(e, 1)
 	if err := b.Err(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A GEMM with a zero dimension calls no cuBLAS (which refuses ld = 0); with
+// k = 0 it is c = beta·c, as BLAS and the CPU backend define it: a fill
+// with 0 for beta 0 (c may hold NaN), a scale otherwise, nothing for 1.
+func TestMatMulZeroDims(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		a, x, c      []int
+		ta, tb       bool
+		beta         float32
+		batched      bool
+		fill, scaled int
+	}{
+		{"m=0", []int{0, 5}, []int{5, 6}, []int{0, 6}, false, false, 0, false, 0, 0},
+		{"n=0", []int{4, 5}, []int{5, 0}, []int{4, 0}, false, false, 0, false, 0, 0},
+		{"n=0 transB", []int{4, 5}, []int{0, 5}, []int{4, 0}, false, true, 1, false, 0, 0},
+		{"k=0 beta 0", []int{4, 0}, []int{0, 6}, []int{4, 6}, false, false, 0, false, 1, 0},
+		{"k=0 beta 0.5", []int{4, 0}, []int{0, 6}, []int{4, 6}, false, false, 0.5, false, 0, 1},
+		{"k=0 beta 1", []int{4, 0}, []int{0, 6}, []int{4, 6}, false, false, 1, false, 0, 0},
+		{"k=0 transposed", []int{0, 4}, []int{6, 0}, []int{4, 6}, true, true, 0.5, false, 0, 1},
+		{"batched k=0", []int{2, 4, 0}, []int{2, 0, 6}, []int{2, 4, 6}, false, false, 0, true, 1, 0},
+		{"batched n=0", []int{2, 4, 5}, []int{2, 5, 0}, []int{2, 4, 0}, false, false, 0, true, 0, 0},
+	} {
+		s := newStub()
+		b, err := open(s.api, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, x, out := b.New(c.a...), b.New(c.x...), b.New(c.c...)
+		if c.batched {
+			b.BatchedMatMul(c.ta, c.tb, 1, a, x, c.beta, out)
+		} else {
+			b.MatMul(c.ta, c.tb, 1, a, x, c.beta, out)
+		}
+		if err := b.Err(); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if s.gemms != 0 || s.launched["fill"] != c.fill || s.launched["scale"] != c.scaled {
+			t.Errorf("%s: %d cuBLAS calls, %d fills, %d scales; want 0, %d, %d", c.name, s.gemms, s.launched["fill"], s.launched["scale"], c.fill, c.scaled)
+		}
+	}
+	// The stub refuses what cuBLAS refuses, and passes the dry run's shapes.
+	if gemmStatus(cublasOpN, cublasOpN, 6, 0, 5, 6, 5, 0, 1) != cublasStatusInvalidValue || gemmStatus(cublasOpT, cublasOpT, 6, 4, 5, 5, 4, 6, 1) != 0 {
+		t.Error("gemmStatus does not follow cuBLAS's leading-dimension rules")
 	}
 }

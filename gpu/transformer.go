@@ -71,12 +71,12 @@ func (b *Backend) BatchedMatMul(transA, transB bool, alpha float32, a, x *nn.Ten
 		return
 	}
 	batch, m, n := c.Shape[0], c.Shape[1], c.Shape[2]
-	if batch == 0 || m == 0 || n == 0 {
-		return
-	}
 	k := a.Shape[2]
 	if transA {
 		k = a.Shape[1]
+	}
+	if b.emptyGEMM(batch*m*n, k, beta, c) {
+		return
 	}
 	opA, opB := int32(cublasOpN), int32(cublasOpN)
 	if transA {
