@@ -84,7 +84,13 @@ func (b *Backend) plan(k convKey) *convPlan {
 			return
 		}
 		*algo, *ws = c.Algo, c.Memory
-		b.dnnFail(a.cudnnSetConvolutionMathType(desc, c.MathType), "cudnnSetConvolutionMathType")
+		// Find may report CUDNN_DEFAULT_MATH, which lets cuDNN use TF32
+		// on Ampere and later: without TF32 the math stays FMA.
+		m := int32(cudnnFMAMath)
+		if b.opt.TF32 {
+			m = c.MathType
+		}
+		b.dnnFail(a.cudnnSetConvolutionMathType(desc, m), "cudnnSetConvolutionMathType")
 	}
 	choose(a.cudnnFindConvolutionForwardAlgorithm(b.cudnn, p.x, p.w, p.fwdC, p.y, int32(len(perf)), &got, &perf[0]),
 		"cudnnFindConvolutionForwardAlgorithm", p.fwdC, &p.fwd, &p.fwdWS)

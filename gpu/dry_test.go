@@ -333,3 +333,35 @@ func TestMatMulZeroDims(t *testing.T) {
 		t.Error("gemmStatus does not follow cuBLAS's leading-dimension rules")
 	}
 }
+
+// With TF32 off every convolution descriptor runs FMA math, even when
+// cudnnFind reports its algorithm with another math type (the stub's
+// report CUDNN_DEFAULT_MATH, which lets cuDNN use TF32 on Ampere and
+// later): TF32 never switches itself on.
+func TestConvMathType(t *testing.T) {
+	for _, tf32 := range []bool{false, true} {
+		s := newStub()
+		var modes []int32
+		s.cudnnSetConvolutionMathType = func(d uintptr, m int32) int32 { modes = append(modes, m); return 0 }
+		b, err := open(s.api, Options{TF32: tf32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, w, y := b.New(2, 6, 6, 3), b.New(4, 3, 3, 3), b.New(2, 6, 6, 4)
+		b.Conv2D(x, w, y, nn.ConvGeom{KH: 3, KW: 3, Stride: 1, Pad: 1})
+		if err := b.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(modes) != 6 {
+			t.Fatalf("TF32 %v: %d cudnnSetConvolutionMathType calls, want 3 before Find and 3 after", tf32, len(modes))
+		}
+		for i, m := range modes {
+			switch {
+			case !tf32 && m != cudnnFMAMath:
+				t.Errorf("FP32: math type %d set (call %d of %v); want CUDNN_FMA_MATH (%d) throughout", m, i, modes, cudnnFMAMath)
+			case tf32 && i < 3 && m != cudnnTensorOpMath:
+				t.Errorf("TF32: math type %d before Find; want CUDNN_TENSOR_OP_MATH", m)
+			}
+		}
+	}
+}
