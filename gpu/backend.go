@@ -63,6 +63,7 @@ type Backend struct {
 type kernel struct {
 	f      uintptr
 	params []ptype
+	block  [2]int // the block shape it is written for (FIXED_BLOCK); 0×0 for any
 }
 
 // Device memory of a tensor made by New, and of its views.
@@ -153,13 +154,14 @@ func open(a *api, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	blocks := parseBlocks(kernelSource)
 	b.kern = map[string]kernel{}
 	for k, ps := range sigs {
 		var f uintptr
 		if err := cu(a.cuModuleGetFunction(&f, mod, &cstr(k)[0]), "cuModuleGetFunction("+k+")"); err != nil {
 			return nil, err
 		}
-		b.kern[k] = kernel{f: f, params: ps}
+		b.kern[k] = kernel{f: f, params: ps, block: blocks[k]}
 	}
 
 	if r := a.cublasCreate(&b.cublas); r != 0 {
@@ -336,6 +338,12 @@ func (b *Backend) launch(name string, gx, gy, bx, by int, args ...any) {
 	}
 	if len(args) != len(k.params) {
 		b.fail(fmt.Errorf("kernel %s takes %d arguments, launched with %d", name, len(k.params), len(args)))
+		return
+	}
+	if k.block != [2]int{} && k.block != [2]int{bx, by} {
+		// Its shared arrays and strides are sized for that shape: another
+		// would run and compute a wrong result.
+		b.fail(fmt.Errorf("kernel %s is written for %d×%d-thread blocks (FIXED_BLOCK in kernels.cu), launched with %d×%d", name, k.block[0], k.block[1], bx, by))
 		return
 	}
 	for i, v := range args {

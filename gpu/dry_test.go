@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -362,6 +363,36 @@ func TestConvMathType(t *testing.T) {
 			case tf32 && i < 3 && m != cudnnTensorOpMath:
 				t.Errorf("TF32: math type %d before Find; want CUDNN_TENSOR_OP_MATH", m)
 			}
+		}
+	}
+}
+
+// A kernel written for a fixed block shape refuses any other at launch,
+// with an error naming it and both shapes; the shapes the backend uses pass
+// (TestDryRun).
+func TestFixedBlockLaunch(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		bx, by int
+		args   []any
+	}{
+		{"dot_partial", 128, 1, []any{dptr(0), dptr(0), 10, dptr(0)}},
+		{"col_partial", 256, 1, []any{dptr(0), 10, 10, 256, dptr(0), 0, dptr(0)}},
+		{"softmax_rows", 256, 1, []any{dptr(0), dptr(0), 1, 10}},
+		{"topk_mask", 512, 1, []any{dptr(0), dptr(0), 10, dptr(0), 4096, dptr(0)}},
+	} {
+		s := newStub()
+		b, err := open(s.api, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.launch(c.name, 1, 1, c.bx, c.by, c.args...)
+		err = b.Err()
+		if err == nil || !strings.Contains(err.Error(), c.name) || !strings.Contains(err.Error(), fmt.Sprintf("%d×%d", c.bx, c.by)) {
+			t.Errorf("%s on a %d×%d block: error %v, want one naming the kernel and the shapes", c.name, c.bx, c.by, err)
+		}
+		if s.launched[c.name] != 0 {
+			t.Errorf("%s was launched on a %d×%d block", c.name, c.bx, c.by)
 		}
 	}
 }

@@ -7,6 +7,11 @@
 // backend and element-wise results match it bit for bit.
 
 #define GRID_STRIDE(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
+// FIXED_BLOCK(x, y): the kernel is written for blocks of exactly x×y
+// threads (shared arrays and strides sized for them); the compiler gets the
+// bound, and the Go launcher (kernels.go reads this macro) refuses any
+// other block shape rather than let the kernel compute a wrong result.
+#define FIXED_BLOCK(x, y) __launch_bounds__((x) * (y))
 #define NEG_INF __uint_as_float(0xff800000u) // the bits of −∞; unsigned, so no sign change
 
 // ---- counter-based random values: rng.Key.At, bit for bit ----
@@ -122,7 +127,7 @@ extern "C" __global__ void adamw(float* w, const float* g, float* m, float* v, i
 
 // dot_partial: block b sums x·y over its grid-stride share in double;
 // blockDim.x must be 256.
-extern "C" __global__ void dot_partial(const float* x, const float* y, int n, double* part) {
+extern "C" __global__ void FIXED_BLOCK(256, 1) dot_partial(const float* x, const float* y, int n, double* part) {
     __shared__ double s[256];
     double acc = 0.0;
     GRID_STRIDE(i, n) acc += (double)x[i] * (double)y[i];
@@ -147,7 +152,7 @@ extern "C" __global__ void dot_final(const double* part, int np, double* out) {
 // (ceil(cols/32), chunks), block (32, 8). part[chunk*cols + c].
 // mode 0: Σ x; mode 1: Σ (x − mean)² with the difference in float, as the
 // CPU backend's centred second pass.
-extern "C" __global__ void col_partial(const float* x, int rows, int cols, int rpc, const float* mean, int mode, double* part) {
+extern "C" __global__ void FIXED_BLOCK(32, 8) col_partial(const float* x, int rows, int cols, int rpc, const float* mean, int mode, double* part) {
     __shared__ double s[8][33];
     int c = blockIdx.x * 32 + threadIdx.x;
     int r0 = blockIdx.y * rpc;
@@ -232,7 +237,7 @@ __device__ void store_col_pair(double (*s)[33], double (*q)[33], double a, doubl
 // bn_grad_partial: per chunk and column, Σ g and Σ g·x with g = dy masked
 // by y > 0 under a fused ReLU. Same grid as col_partial; part holds
 // 2·chunks rows: chunk k's Σg in row 2k, Σg·x in row 2k+1.
-extern "C" __global__ void bn_grad_partial(const float* x, const float* y, const float* dy, int rows, int cols, int rpc, int relu, double* part) {
+extern "C" __global__ void FIXED_BLOCK(32, 8) bn_grad_partial(const float* x, const float* y, const float* dy, int rows, int cols, int rpc, int relu, double* part) {
     __shared__ double s[8][33];
     __shared__ double q[8][33];
     int c = blockIdx.x * 32 + threadIdx.x;
@@ -453,7 +458,7 @@ __device__ unsigned topk_key(float f) {
 
 // topk_hist counts, among keys whose bits above shift+8 equal the prefix
 // in state[0], each value of bits shift..shift+7. blockDim.x must be 256.
-extern "C" __global__ void topk_hist(const float* s, int n, const unsigned* state, int shift, unsigned* hist) {
+extern "C" __global__ void FIXED_BLOCK(256, 1) topk_hist(const float* s, int n, const unsigned* state, int shift, unsigned* hist) {
     __shared__ unsigned h[256];
     h[threadIdx.x] = 0;
     __syncthreads();
@@ -510,7 +515,7 @@ extern "C" __global__ void topk_scan(unsigned* counts, int nb) {
 // topk_mask: keys above the threshold are kept, and the first state[1]
 // keys equal to it in index order. blockDim.x must be 256: each tile of
 // 256 ranks its ties by a scan in shared memory.
-extern "C" __global__ void topk_mask(const float* s, float* m, int n, const unsigned* state, int chunk, const unsigned* offsets) {
+extern "C" __global__ void FIXED_BLOCK(256, 1) topk_mask(const float* s, float* m, int n, const unsigned* state, int chunk, const unsigned* offsets) {
     __shared__ unsigned sc[256];
     int lo = blockIdx.x * chunk, hi = min(n, lo + chunk);
     unsigned thr = state[0], keepTies = state[1];
@@ -564,7 +569,7 @@ __device__ float block_max128(float v, float* sh) {
 
 // layernorm_forward: one block of 128 threads per row; mean and the biased
 // variance in double, two passes (the second centred), as the CPU backend.
-extern "C" __global__ void layernorm_forward(const float* x, float* y, const float* gamma, const float* beta, float* mean, float* rstd, int rows, int cols, float eps) {
+extern "C" __global__ void FIXED_BLOCK(128, 1) layernorm_forward(const float* x, float* y, const float* gamma, const float* beta, float* mean, float* rstd, int rows, int cols, float eps) {
     __shared__ double sh[128];
     int r = blockIdx.x;
     if (r >= rows) return;
@@ -590,7 +595,7 @@ extern "C" __global__ void layernorm_forward(const float* x, float* y, const flo
 
 // layernorm_backward_dx: one block per row, g = dy·γ, x̂ = (x − μ)·rstd:
 // dx = rstd·(g − Σg/C − x̂·Σ(g·x̂)/C).
-extern "C" __global__ void layernorm_backward_dx(const float* x, const float* dy, float* dx, const float* gamma, const float* mean, const float* rstd, int rows, int cols) {
+extern "C" __global__ void FIXED_BLOCK(128, 1) layernorm_backward_dx(const float* x, const float* dy, float* dx, const float* gamma, const float* mean, const float* rstd, int rows, int cols) {
     __shared__ double sh[128];
     int r = blockIdx.x;
     if (r >= rows) return;
@@ -614,7 +619,7 @@ extern "C" __global__ void layernorm_backward_dx(const float* x, const float* dy
 
 // ln_grad_partial: per chunk of rpc rows and column, Σ dy·x̂ (row 2k of
 // part) and Σ dy (row 2k+1); the grid and block of col_partial.
-extern "C" __global__ void ln_grad_partial(const float* x, const float* dy, const float* mean, const float* rstd, int rows, int cols, int rpc, double* part) {
+extern "C" __global__ void FIXED_BLOCK(32, 8) ln_grad_partial(const float* x, const float* dy, const float* mean, const float* rstd, int rows, int cols, int rpc, double* part) {
     __shared__ double s[8][33];
     __shared__ double q[8][33];
     int c = blockIdx.x * 32 + threadIdx.x;
@@ -663,7 +668,7 @@ extern "C" __global__ void gelu_backward(const float* x, const float* dy, float*
 
 // softmax_rows: one block of 128 threads per row; y may be x (each thread
 // reads and writes only its own columns, after the reductions).
-extern "C" __global__ void softmax_rows(const float* x, float* y, int rows, int cols) {
+extern "C" __global__ void FIXED_BLOCK(128, 1) softmax_rows(const float* x, float* y, int rows, int cols) {
     __shared__ double sh[128];
     __shared__ float shm[128];
     int r = blockIdx.x;
@@ -679,7 +684,7 @@ extern "C" __global__ void softmax_rows(const float* x, float* y, int rows, int 
 }
 
 // softmax_rows_backward: dx = y·(dy − Σ y·dy); dx may be dy.
-extern "C" __global__ void softmax_rows_backward(const float* y, const float* dy, float* dx, int rows, int cols) {
+extern "C" __global__ void FIXED_BLOCK(128, 1) softmax_rows_backward(const float* y, const float* dy, float* dx, int rows, int cols) {
     __shared__ double sh[128];
     int r = blockIdx.x;
     if (r >= rows) return;

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -29,14 +30,29 @@ func (p ptype) String() string {
 // integers.
 type dptr uintptr
 
-var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
+// A kernel's declaration: extern "C" __global__ void, FIXED_BLOCK(x, y)
+// when it is written for one block shape, its name and parameters.
+var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (?:FIXED_BLOCK\((\d+), *(\d+)\) +)?(\w+)\(([^)]*)\)`)
+
+// parseBlocks reads the block shape of each kernel that declares one.
+func parseBlocks(src string) map[string][2]int {
+	out := map[string][2]int{}
+	for _, m := range kernelDecl.FindAllStringSubmatch(src, -1) {
+		if m[1] != "" {
+			x, _ := strconv.Atoi(m[1])
+			y, _ := strconv.Atoi(m[2])
+			out[m[3]] = [2]int{x, y}
+		}
+	}
+	return out
+}
 
 // parseKernels reads each kernel's name and parameter types from the
 // source, so that launches are checked against the declarations.
 func parseKernels(src string) (map[string][]ptype, error) {
 	out := map[string][]ptype{}
 	for _, m := range kernelDecl.FindAllStringSubmatch(src, -1) {
-		name, list := m[1], strings.TrimSpace(m[2])
+		name, list := m[3], strings.TrimSpace(m[4])
 		var ps []ptype
 		if list != "" {
 			for _, p := range strings.Split(list, ",") {

@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,6 +103,10 @@ func TestParseKernels(t *testing.T) {
 			t.Errorf("parameter %d: %v, want %v", i, got["k"][i], want[i])
 		}
 	}
+	fixed := `extern "C" __global__ void FIXED_BLOCK(32, 8) k(int n) {}`
+	if ps, _ := parseKernels(fixed); len(ps["k"]) != 1 || ps["k"][0] != pInt || parseBlocks(fixed)["k"] != [2]int{32, 8} {
+		t.Errorf("FIXED_BLOCK(32, 8) k(int n): parsed %v, block %v", ps, parseBlocks(fixed))
+	}
 	if _, err := parseKernels(`extern "C" __global__ void k(short x) {}`); err == nil {
 		t.Errorf("a parameter type the launcher cannot pack was accepted")
 	}
@@ -139,6 +144,35 @@ func TestKernelRandomMatchesKey(t *testing.T) {
 		}
 		if f := float64(at>>11) / 9007199254740992; f != k.Float64At(i) {
 			t.Errorf("Float64At(%d): %v vs %v", i, f, k.Float64At(i))
+		}
+	}
+}
+
+// Kernels whose shared arrays or helpers assume a block shape (a tree over
+// 128 or 256 threads, the 32×8 column tiles) declare it with FIXED_BLOCK,
+// so that the launcher checks it.
+func TestFixedBlockDeclared(t *testing.T) {
+	needs := []string{"block_sum128(", "block_max128(", "store_col_pair(", "[256]", "[8][33]"}
+	decl := regexp.MustCompile(`extern "C" __global__ void (FIXED_BLOCK\(\d+, \d+\) )?(\w+)\(`)
+	for _, m := range decl.FindAllStringSubmatchIndex(kernelSource, -1) {
+		// The body: from the first brace to the one that closes it.
+		start := m[1] + strings.Index(kernelSource[m[1]:], "{")
+		end, depth := start, 0
+		for ; end < len(kernelSource); end++ {
+			if c := kernelSource[end]; c == '{' {
+				depth++
+			} else if c == '}' {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		body, name, fixed := kernelSource[start:end], kernelSource[m[4]:m[5]], m[2] >= 0
+		for _, n := range needs {
+			if strings.Contains(body, n) && !fixed {
+				t.Errorf("kernel %s uses %s, which assumes a block shape, and does not declare FIXED_BLOCK", name, strings.TrimSuffix(n, "("))
+				break
+			}
 		}
 	}
 }
