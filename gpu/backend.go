@@ -376,21 +376,46 @@ func (b *Backend) launch(name string, gx, gy, bx, by int, args ...any) {
 	if gx <= 0 || gy <= 0 {
 		return
 	}
+	if gx > math.MaxInt32 || gy > 65535 {
+		b.fail(fmt.Errorf("kernel %s: a grid of %d×%d blocks is beyond CUDA's limits (2147483647×65535)", name, gx, gy))
+		return
+	}
 	r := b.a.cuLaunchKernel(k.f, uint32(gx), uint32(gy), 1, uint32(bx), uint32(by), 1, 0, b.stream, unsafe.Pointer(&b.ptrs[0]), nil)
 	b.cuFail(r, "cuLaunchKernel("+name+")")
 }
 
+// indexable reports whether kernel name can index n elements with threads
+// threads in its grid, and fails the backend if not. The kernels index with
+// int: a thread's first index, and a grid-stride loop's i + stride once i
+// is past the end, reach n + threads − 1, which must not wrap negative.
+func (b *Backend) indexable(name string, n, threads int) bool {
+	if limit := math.MaxInt32 - threads + 1; n > limit {
+		b.fail(fmt.Errorf("kernel %s on %d elements: its int indexing reaches at most %d with %d threads (split the tensor)", name, n, limit, threads))
+		return false
+	}
+	return true
+}
+
 // elem launches a grid-stride kernel over n elements, 256 threads a block.
+// n is the kernel's element count; those that compute it on the device
+// (N·OH·OW·C) form the same product, so checking n here keeps theirs in
+// int too.
 func (b *Backend) elem(name string, n int, args ...any) {
 	if n <= 0 {
 		return
 	}
-	b.launch(name, min((n+255)/256, 32*b.sms), 1, 256, 1, args...)
+	gx := min((n+255)/256, 32*b.sms)
+	if b.indexable(name, n, gx*256) {
+		b.launch(name, gx, 1, 256, 1, args...)
+	}
 }
 
 // cols launches a one-thread-per-column kernel.
 func (b *Backend) cols(name string, cols int, args ...any) {
-	b.launch(name, (cols+255)/256, 1, 256, 1, args...)
+	gx := (cols + 255) / 256
+	if b.indexable(name, cols, gx*256) {
+		b.launch(name, gx, 1, 256, 1, args...)
+	}
 }
 
 func (b *Backend) Name() string {
@@ -563,6 +588,9 @@ func (b *Backend) Dot(x, y *nn.Tensor) float64 {
 	}
 	defer b.leave()
 	blocks := min((n+255)/256, 1024) // a function of n alone: deterministic
+	if !b.indexable("dot_partial", n, 256*blocks) {
+		return 0
+	}
 	part, ok := b.temp(8 * (blocks + 1))
 	if !ok {
 		return 0
@@ -634,17 +662,22 @@ func (b *Backend) AddRowVector(y, v *nn.Tensor) {
 // colChunk is the rows per block of the column reductions.
 const colChunk = 256
 
-// columns runs f, a column reduction over a rows×cols matrix, with the grid
-// of col_partial and bn_grad_partial (gx column blocks, gy row chunks) and
-// a temporary block of perChunk bytes per column and row chunk plus extra
-// bytes per column; nothing runs once the backend has failed.
-func (b *Backend) columns(rows, cols, perChunk, extra int, f func(rows, gx, gy int, part block)) {
+// columns runs f, a column reduction (name, for errors) over a rows×cols
+// matrix, with the grid of col_partial and bn_grad_partial (gx column
+// blocks, gy row chunks) and a temporary block of perChunk bytes per column
+// and row chunk plus extra bytes per column; nothing runs once the backend
+// has failed.
+func (b *Backend) columns(name string, rows, cols, perChunk, extra int, f func(rows, gx, gy int, part block)) {
 	if !b.enter() {
 		b.leave()
 		return
 	}
 	defer b.leave()
 	gx, gy := (cols+31)/32, (rows+colChunk-1)/colChunk
+	// The finishing kernels run one thread per column, 256 a block.
+	if !b.indexable(name, cols, (cols+255)/256*256) {
+		return
+	}
 	part, ok := b.temp(perChunk*gy*cols + extra*cols)
 	if !ok {
 		return
@@ -655,7 +688,7 @@ func (b *Backend) columns(rows, cols, perChunk, extra int, f func(rows, gx, gy i
 
 func (b *Backend) SumRows(dy, dv *nn.Tensor, beta float32) {
 	cols := dv.Len()
-	b.columns(dy.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
+	b.columns("col_partial", dy.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
 		b.launch("col_partial", gx, gy, 32, 8, b.ptr(dy), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
 		b.cols("sum_rows_finish", cols, dptr(part.ptr), gy, cols, b.ptr(dv), beta)
 	})
@@ -677,7 +710,7 @@ func (b *Backend) ReLUBackward(y, dy, dx *nn.Tensor) {
 
 func (b *Backend) BatchNormTrain(x, y, gamma, beta, mean, variance *nn.Tensor, eps float32, relu bool) {
 	cols := x.Cols()
-	b.columns(x.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
+	b.columns("col_partial", x.Len()/cols, cols, 8, 0, func(rows, gx, gy int, part block) {
 		// Two passes, the second centred: E[x²]−E[x]² loses digits in float32.
 		b.launch("col_partial", gx, gy, 32, 8, b.ptr(x), rows, cols, colChunk, dptr(0), 0, dptr(part.ptr))
 		b.cols("bn_moment_finish", cols, dptr(part.ptr), gy, cols, rows, b.ptr(mean))
@@ -715,7 +748,7 @@ func flag(v bool) int {
 
 func (b *Backend) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *nn.Tensor, eps float32, relu bool) {
 	cols := x.Cols()
-	b.columns(x.Len()/cols, cols, 16, 12, func(rows, gx, gy int, part block) {
+	b.columns("bn_grad_partial", x.Len()/cols, cols, 16, 12, func(rows, gx, gy int, part block) {
 		coef := part.ptr + uintptr(16*gy*cols)
 		gs, k1, k2 := dptr(coef), dptr(coef+uintptr(4*cols)), dptr(coef+uintptr(8*cols))
 		b.launch("bn_grad_partial", gx, gy, 32, 8, b.ptr(x), b.ptr(y), b.ptr(dy), rows, cols, colChunk, flag(relu), dptr(part.ptr))
@@ -803,6 +836,9 @@ func (b *Backend) SoftmaxCrossEntropy(logits *nn.Tensor, labels []int32, smoothi
 	defer b.mem.Put(buf)
 	loss, lab := dptr(buf.ptr), dptr(buf.ptr+uintptr(8*rows))
 	b.cuFail(b.a.cuMemcpyHtoDAsync(uintptr(lab), unsafe.Pointer(&labels[0]), uint64(4*rows), b.stream), "cuMemcpyHtoDAsync(labels)")
+	if !b.indexable("softmax_xent", rows, (rows+127)/128*128) {
+		return 0
+	}
 	b.launch("softmax_xent", (rows+127)/128, 1, 128, 1, b.ptr(logits), lab, rows, k, smoothing, b.ptr(dlogits), loss)
 	if cap(b.hostF64) < rows {
 		b.hostF64 = make([]float64, rows)
@@ -838,6 +874,9 @@ func (b *Backend) Argmax(logits *nn.Tensor, out []int32) {
 		return
 	}
 	defer b.mem.Put(buf)
+	if !b.indexable("argmax_rows", rows, (rows+127)/128*128) {
+		return
+	}
 	b.launch("argmax_rows", (rows+127)/128, 1, 128, 1, b.ptr(logits), rows, k, dptr(buf.ptr))
 	b.download(unsafe.Pointer(&out[0]), dptr(buf.ptr), 4*min(rows, len(out)))
 }

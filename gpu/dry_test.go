@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -393,6 +394,50 @@ func TestFixedBlockLaunch(t *testing.T) {
 		}
 		if s.launched[c.name] != 0 {
 			t.Errorf("%s was launched on a %d×%d block", c.name, c.bx, c.by)
+		}
+	}
+}
+
+// Sizes the kernels' int indexing cannot reach are refused in Go with an
+// error naming the kernel and the size, before anything is launched: a
+// grid-stride index i + stride past 2^31 − 1 wraps negative, and kernels
+// computing N·OH·OW·C on the device overflow int.
+func TestIndexOverflow(t *testing.T) {
+	big := func(shape ...int) *nn.Tensor { return &nn.Tensor{Shape: shape, Dev: &devBuf{}} }
+	nearMax := math.MaxInt32 - 100 // fits int, but not i + stride
+	pool := nn.ConvGeom{KH: 1, KW: 1, Stride: 1}
+	for _, c := range []struct {
+		kernel, size string
+		run          func(b *Backend)
+	}{
+		{"fill", fmt.Sprint(nearMax), func(b *Backend) { b.Fill(big(nearMax), 1) }},
+		{"axpy", fmt.Sprint(nearMax), func(b *Backend) { b.Axpy(1, big(nearMax), big(nearMax)) }},
+		{"dot_partial", fmt.Sprint(nearMax), func(b *Backend) { b.Dot(big(nearMax), big(nearMax)) }},
+		{"topk_hist", fmt.Sprint(nearMax), func(b *Backend) { b.TopKMask(big(nearMax), big(nearMax), 5) }},
+		// 65536·64·64·8 = 2^31: every dimension fits int, the product does not.
+		{"maxpool", "2147483648", func(b *Backend) { b.MaxPool(big(65536, 64, 64, 8), big(65536, 64, 64, 8), pool) }},
+		{"avgpool_backward", "2147483648", func(b *Backend) { b.AvgPoolBackward(big(65536, 64, 64, 8), big(65536, 64, 64, 8), pool) }},
+		{"global_avgpool_backward", "2147483648", func(b *Backend) { b.GlobalAvgPoolBackward(big(65536, 8), big(65536, 64, 64, 8)) }},
+		{"bn_grad_partial", fmt.Sprint(nearMax), func(b *Backend) {
+			x := big(1, nearMax)
+			b.BatchNormBackward(x, x, x, x, nil, nil, nil, nil, nil, 1e-5, false)
+		}},
+		// 17e6 rows are 66407 chunks of 256: more than a grid's 65535 rows.
+		{"col_partial", "66407", func(b *Backend) { b.SumRows(big(17000000, 1), big(1), 0) }},
+		{"bn_affine", fmt.Sprint(nearMax), func(b *Backend) { b.BatchNormInfer(big(1, nearMax), big(1, nearMax), nil, nil, nil, nil, 1e-5, false) }},
+	} {
+		s := newStub()
+		b, err := open(s.api, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.run(b)
+		err = b.Err()
+		if err == nil || !strings.Contains(err.Error(), c.kernel) || !strings.Contains(err.Error(), c.size) {
+			t.Errorf("%s, size %s: error %v, want one naming both", c.kernel, c.size, err)
+		}
+		if s.launched[c.kernel] != 0 {
+			t.Errorf("%s was launched at size %s", c.kernel, c.size)
 		}
 	}
 }

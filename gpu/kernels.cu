@@ -2,7 +2,8 @@
 // headers: NVRTC provides the math functions and atomics). Every kernel is
 // extern "C" so that its name is its symbol; gpu/kernels_test.go checks
 // that the Go side launches each with as many arguments as it declares.
-// Element counts are int: tensors stay below 2^31 elements.
+// Element counts and indices are int: the Go launcher (indexable in
+// backend.go) refuses sizes at which they would pass 2^31 − 1.
 // Compiled with --fmad=false, so that a*b+c rounds twice as on the CPU
 // backend and element-wise results match it bit for bit.
 

@@ -34,7 +34,7 @@ func (b *Backend) LayerNormBackward(x, dy, dx, gamma, mean, rstd, dgamma, dbeta 
 	if cols == 0 {
 		return
 	}
-	b.columns(rows, cols, 16, 0, func(rows, gx, gy int, part block) {
+	b.columns("ln_grad_partial", rows, cols, 16, 0, func(rows, gx, gy int, part block) {
 		b.launch("ln_grad_partial", gx, gy, 32, 8, b.ptr(x), b.ptr(dy), b.ptr(mean), b.ptr(rstd), rows, cols, colChunk, dptr(part.ptr))
 		b.cols("ln_grad_finish", cols, dptr(part.ptr), gy, cols, b.ptr(dgamma), b.ptr(dbeta))
 		if dx != nil {
