@@ -2,6 +2,8 @@ package gpu
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -123,47 +125,135 @@ type nvrtcAPI struct {
 	nvrtcDestroyProgram    func(p *uintptr) int32
 }
 
+// The NVRTC entry points that older versions lack (these two came in
+// 11.2): nil when absent, and then the backend does without.
+type nvrtcOptionalAPI struct {
+	nvrtcGetNumSupportedArchs func(n *int32) int32
+	nvrtcGetSupportedArchs    func(archs *int32) int32
+}
+
+// bind binds those of n's entry points that the library has.
+func (n *nvrtcOptionalAPI) bind(handle uintptr) {
+	for name, fp := range map[string]any{
+		"nvrtcGetNumSupportedArchs": &n.nvrtcGetNumSupportedArchs,
+		"nvrtcGetSupportedArchs":    &n.nvrtcGetSupportedArchs,
+	} {
+		if addr, err := purego.Dlsym(handle, name); err == nil && addr != 0 {
+			purego.RegisterFunc(fp, addr)
+		}
+	}
+}
+
 // api is every entry point the backend calls. Tests replace it with stubs.
 type api struct {
 	driverAPI
 	cublasAPI
 	cudnnAPI
 	nvrtcAPI
-	libs []string // the files loaded, for Describe
+	nvrtcOptionalAPI
+	libs    []string // the files loaded, for Describe
+	libNote string   // why those versions, for Describe
 }
 
-// loadAPI opens the four libraries and binds their symbols; its error
-// names the first library or symbol missing and what to install.
+// loadAPI opens the CUDA driver, asks it which CUDA major version of
+// cuBLAS and NVRTC suits it and the GPU (chooseLibraries), then opens
+// cuBLAS, cuDNN and NVRTC and binds their symbols; its error names the
+// first library or symbol missing and what to install.
 func loadAPI() (*api, error) {
 	a := &api{}
+	h, name, err := libCUDA.open()
+	if err != nil {
+		return nil, err
+	}
+	if err := bind(&a.driverAPI, h, name); err != nil {
+		return nil, err
+	}
+	a.libs = append(a.libs, name)
+	// The two calls made per operation skip purego's reflection: all
+	// their arguments are integers.
+	launch, _ := purego.Dlsym(h, "cuLaunchKernel")
+	a.cuLaunchKernel = func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, s uintptr, params, extra unsafe.Pointer) int32 {
+		r, _, _ := purego.SyscallN(launch, f, uintptr(gx), uintptr(gy), uintptr(gz), uintptr(bx), uintptr(by), uintptr(bz), uintptr(shared), s, uintptr(params), uintptr(extra))
+		return int32(r)
+	}
+	setCurrent, _ := purego.Dlsym(h, "cuCtxSetCurrent")
+	a.cuCtxSetCurrent = func(ctx uintptr) int32 {
+		r, _, _ := purego.SyscallN(setCurrent, ctx)
+		return int32(r)
+	}
+
+	cublas, nvrtc, why := chooseLibraries(&a.driverAPI)
+	notes := []string{why}
 	for _, l := range []struct {
 		lib  library
 		syms any
-	}{{libCUDA, &a.driverAPI}, {libCUBLAS, &a.cublasAPI}, {libCUDNN, &a.cudnnAPI}, {libNVRTC, &a.nvrtcAPI}} {
+	}{{cublas, &a.cublasAPI}, {libCUDNN, &a.cudnnAPI}, {nvrtc, &a.nvrtcAPI}} {
 		h, name, err := l.lib.open()
 		if err != nil {
+			if why != "" {
+				err = fmt.Errorf("%w (%s)", err, why)
+			}
 			return nil, err
 		}
 		if err := bind(l.syms, h, name); err != nil {
 			return nil, err
 		}
 		a.libs = append(a.libs, name)
-		if l.lib.names[0] == libCUDA.names[0] {
-			// The two calls made per operation skip purego's reflection:
-			// all their arguments are integers.
-			launch, _ := purego.Dlsym(h, "cuLaunchKernel")
-			a.cuLaunchKernel = func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, s uintptr, params, extra unsafe.Pointer) int32 {
-				r, _, _ := purego.SyscallN(launch, f, uintptr(gx), uintptr(gy), uintptr(gz), uintptr(bx), uintptr(by), uintptr(bz), uintptr(shared), s, uintptr(params), uintptr(extra))
-				return int32(r)
-			}
-			setCurrent, _ := purego.Dlsym(h, "cuCtxSetCurrent")
-			a.cuCtxSetCurrent = func(ctx uintptr) int32 {
-				r, _, _ := purego.SyscallN(setCurrent, ctx)
-				return int32(r)
+		if name != l.lib.names[0] {
+			notes = append(notes, "no "+l.lib.names[0])
+		}
+		if l.syms == any(&a.nvrtcAPI) {
+			a.nvrtcOptionalAPI.bind(h)
+		}
+	}
+	a.libNote = strings.Join(slices.DeleteFunc(notes, func(s string) bool { return s == "" }), "; ")
+	return a, nil
+}
+
+// chooseLibraries returns cuBLAS and NVRTC with the file names to try for
+// this driver and device 0, and why. CUDA 13 libraries need a CUDA 13
+// driver and dropped Maxwell, Pascal and Volta (below sm_75), where only
+// CUDA 12's work; otherwise 13 first, then 12. When the driver cannot say
+// (no GPU), both are tried and open reports the driver's error.
+func chooseLibraries(d *driverAPI) (cublas, nvrtc library, why string) {
+	var version, dev, major, minor int32
+	if d.cuInit(0) == 0 {
+		d.cuDriverGetVersion(&version)
+		if d.cuDeviceGet(&dev, 0) == 0 {
+			d.cuDeviceGetAttribute(&major, attrCCMajor, dev)
+			d.cuDeviceGetAttribute(&minor, attrCCMinor, dev)
+		}
+	}
+	majors := []int{13, 12}
+	switch {
+	case version == 0:
+	case version < 13000:
+		majors = []int{12}
+		why = fmt.Sprintf("CUDA 12 libraries: the driver supports CUDA %d.%d", version/1000, version%1000/10)
+	case major > 0 && major*10+minor < 75:
+		majors = []int{12}
+		why = fmt.Sprintf("CUDA 12 libraries: CUDA 13 does not support sm_%d%d", major, minor)
+	default:
+		why = fmt.Sprintf("CUDA 13 libraries first: the driver supports CUDA %d.%d and sm_%d%d", version/1000, version%1000/10, major, minor)
+	}
+	return libCUBLAS.majors(majors), libNVRTC.majors(majors), why
+}
+
+// majors keeps the names of l whose version suffix is one of majors, in
+// that order.
+func (l library) majors(majors []int) library {
+	var names []string
+	for _, m := range majors {
+		for _, n := range l.names {
+			if strings.HasSuffix(n, fmt.Sprintf(".so.%d", m)) {
+				names = append(names, n)
 			}
 		}
 	}
-	return a, nil
+	if len(names) > 0 {
+		l.names = names
+	}
+	return l
 }
 
 // cuErr names a CUresult.

@@ -189,6 +189,9 @@ func open(a *api, o Options) (*Backend, error) {
 	b.desc = fmt.Sprintf("cuda: %s (sm_%d%d, %d SMs, %.0f GiB), driver API %d.%d, cuBLAS %d, cuDNN %d, NVRTC %s; %s; libraries %s",
 		strings.TrimRight(string(name), "\x00"), major, minor, sms, float64(total)/(1<<30), drv/1000, drv%1000/10,
 		cublasVer, a.cudnnGetVersion(), nvrtcVer, math, strings.Join(a.libs, ", "))
+	if a.libNote != "" {
+		b.desc += " (" + a.libNote + ")"
+	}
 	return b, nil
 }
 

@@ -79,3 +79,33 @@ func TestBind(t *testing.T) {
 		t.Errorf("missing symbol: %v", err)
 	}
 }
+
+// cuBLAS and NVRTC are opened at the CUDA major version that suits the
+// driver and the GPU: 12 only under a CUDA 12 driver or on a GPU CUDA 13
+// dropped (below sm_75), 13 then 12 otherwise; Describe says why.
+func TestLibraryChoice(t *testing.T) {
+	for _, c := range []struct {
+		driver, major, minor int32
+		want                 []string
+		why                  string
+	}{
+		{12040, 9, 0, []string{"libcublas.so.12"}, "driver supports CUDA 12.4"},
+		{13000, 7, 0, []string{"libcublas.so.12"}, "does not support sm_70"},
+		{13000, 6, 1, []string{"libcublas.so.12"}, "does not support sm_61"},
+		{13000, 7, 5, []string{"libcublas.so.13", "libcublas.so.12"}, "CUDA 13 libraries first"},
+		{13010, 12, 0, []string{"libcublas.so.13", "libcublas.so.12"}, "CUDA 13.1 and sm_120"},
+		{0, 0, 0, []string{"libcublas.so.13", "libcublas.so.12"}, ""}, // the driver cannot say
+	} {
+		s := newStub()
+		s.cuDriverGetVersion = func(v *int32) int32 { *v = c.driver; return 0 }
+		s.cuDeviceGetAttribute = func(v *int32, attr, dev int32) int32 {
+			*v = map[int32]int32{attrCCMajor: c.major, attrCCMinor: c.minor}[attr]
+			return 0
+		}
+		cublas, nvrtc, why := chooseLibraries(&s.driverAPI)
+		wantNVRTC := strings.ReplaceAll(strings.Join(c.want, " "), "cublas", "nvrtc")
+		if strings.Join(cublas.names, " ") != strings.Join(c.want, " ") || strings.Join(nvrtc.names, " ") != wantNVRTC || !strings.Contains(why, c.why) {
+			t.Errorf("driver %d, sm_%d%d: %v, %v (%q); want %v and %q", c.driver, c.major, c.minor, cublas.names, nvrtc.names, why, c.want, c.why)
+		}
+	}
+}
