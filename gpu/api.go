@@ -199,7 +199,7 @@ func loadAPI() (*api, error) {
 			return nil, err
 		}
 		a.libs = append(a.libs, name)
-		if name != l.lib.names[0] {
+		if !strings.Contains(name, l.lib.names[0]) { // name may be a path with a note
 			notes = append(notes, "no "+l.lib.names[0])
 		}
 		if l.syms == any(&a.nvrtcAPI) {
