@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -141,12 +142,16 @@ func open(a *api, o Options) (*Backend, error) {
 		return p, nil
 	}, func(p uintptr) error { return cu(a.cuMemFree(p), "cuMemFree") })
 
-	image, nvrtcVer, err := compileKernels(a, int(major), int(minor))
+	image, nvrtcVer, how, err := compileKernels(a, int(major), int(minor))
 	if err != nil {
 		return nil, err
 	}
 	var mod uintptr
-	if err := cu(a.cuModuleLoadData(&mod, unsafe.Pointer(&image[0])), "cuModuleLoadData"); err != nil {
+	if r := a.cuModuleLoadData(&mod, unsafe.Pointer(&image[0])); r == cudaErrorUnsupportedPTXVersion {
+		return nil, fmt.Errorf("cuda device: cuModuleLoadData failed: %s: NVRTC %s is newer than the driver (CUDA %d.%d), which cannot load what it compiled; "+
+			"update the NVIDIA driver to one for CUDA %s or later, or put an NVRTC no newer than CUDA %d.%d first on LD_LIBRARY_PATH",
+			a.cuErr(r), nvrtcVer, drv/1000, drv%1000/10, nvrtcVer, drv/1000, drv%1000/10)
+	} else if err := cu(r, "cuModuleLoadData"); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive(image)
@@ -188,17 +193,23 @@ func open(a *api, o Options) (*Backend, error) {
 	}
 	b.desc = fmt.Sprintf("cuda: %s (sm_%d%d, %d SMs, %.0f GiB), driver API %d.%d, cuBLAS %d, cuDNN %d, NVRTC %s; %s; libraries %s",
 		strings.TrimRight(string(name), "\x00"), major, minor, sms, float64(total)/(1<<30), drv/1000, drv%1000/10,
-		cublasVer, a.cudnnGetVersion(), nvrtcVer, math, strings.Join(a.libs, ", "))
+		cublasVer, a.cudnnGetVersion(), nvrtcVer+how, math, strings.Join(a.libs, ", "))
 	if a.libNote != "" {
 		b.desc += " (" + a.libNote + ")"
 	}
 	return b, nil
 }
 
+// cudaErrorUnsupportedPTXVersion is CUDA_ERROR_UNSUPPORTED_PTX_VERSION: the
+// driver is older than the compiler of the module.
+const cudaErrorUnsupportedPTXVersion = 222
+
 // compileKernels compiles kernels.cu for the device: to a CUBIN for its
-// architecture, or, when this NVRTC does not know the architecture, to PTX
-// of the newest one it does, which the driver compiles further.
-func compileKernels(a *api, major, minor int) ([]byte, string, error) {
+// architecture, or, when this NVRTC does not know the architecture (a GPU
+// newer than it), to PTX for the newest one it knows below the device's,
+// which the driver compiles further. It returns the image, NVRTC's version
+// and how it compiled ("" for a CUBIN).
+func compileKernels(a *api, major, minor int) ([]byte, string, string, error) {
 	var vmaj, vmin int32
 	a.nvrtcVersion(&vmaj, &vmin)
 	ver := fmt.Sprintf("%d.%d", vmaj, vmin)
@@ -246,14 +257,56 @@ func compileKernels(a *api, major, minor int) ([]byte, string, error) {
 		}
 		return img, nil
 	}
-	img, err := try(fmt.Sprintf("sm_%d%d", major, minor), true)
+	dev := 10*major + minor
+	img, err := try(fmt.Sprintf("sm_%d", dev), true)
 	if err == nil {
-		return img, ver, nil
+		return img, ver, "", nil
 	}
-	if img, err2 := try(fmt.Sprintf("compute_%d%d", major, minor), false); err2 == nil {
-		return img, ver + " (PTX)", nil
+	archs, listed := supportedArchs(a)
+	if !listed {
+		return nil, "", "", fmt.Errorf("%w\n(this NVRTC cannot list the architectures it supports, so no older one is tried for PTX)", err)
 	}
-	return nil, "", err
+	ptx := 0
+	for _, arch := range archs {
+		if arch == dev {
+			// NVRTC knows the architecture: the failure is not a GPU newer
+			// than NVRTC, and PTX would fail the same way.
+			return nil, "", "", err
+		}
+		if arch < dev {
+			ptx = max(ptx, arch)
+		}
+	}
+	if ptx == 0 {
+		return nil, "", "", fmt.Errorf("%w\n(NVRTC %s compiles for sm_%d to sm_%d, none at or below the device's sm_%d: use the CUDA 12 libraries for a GPU older than sm_75)",
+			err, ver, slices.Min(archs), slices.Max(archs), dev)
+	}
+	img, err2 := try(fmt.Sprintf("compute_%d", ptx), false)
+	if err2 != nil {
+		return nil, "", "", fmt.Errorf("%w\nand PTX for compute_%d, the newest architecture it supports below the device's: %w", err, ptx, err2)
+	}
+	return img, ver, fmt.Sprintf(" (PTX for compute_%d: NVRTC does not know sm_%d)", ptx, dev), nil
+}
+
+// supportedArchs lists the architectures NVRTC compiles for (as 10·major
+// + minor), and false where this NVRTC cannot say.
+func supportedArchs(a *api) ([]int, bool) {
+	if a.nvrtcGetNumSupportedArchs == nil || a.nvrtcGetSupportedArchs == nil {
+		return nil, false
+	}
+	var n int32
+	if a.nvrtcGetNumSupportedArchs(&n) != 0 || n <= 0 {
+		return nil, false
+	}
+	list := make([]int32, n)
+	if a.nvrtcGetSupportedArchs(&list[0]) != 0 {
+		return nil, false
+	}
+	archs := make([]int, n)
+	for i, v := range list {
+		archs[i] = int(v)
+	}
+	return archs, true
 }
 
 // enter makes the context current on the calling OS thread and keeps the

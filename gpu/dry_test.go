@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -438,6 +440,70 @@ func TestIndexOverflow(t *testing.T) {
 		}
 		if s.launched[c.kernel] != 0 {
 			t.Errorf("%s was launched at size %s", c.kernel, c.size)
+		}
+	}
+}
+
+// A GPU newer than NVRTC gets PTX for the newest architecture NVRTC lists
+// below the device's, not a retry of the one NVRTC just rejected; a
+// failure on an architecture NVRTC knows is reported as it is; and a
+// driver older than NVRTC (CUDA_ERROR_UNSUPPORTED_PTX_VERSION at load) is
+// named as such, with the fix.
+func TestPTXFallback(t *testing.T) {
+	nvrtc12 := []int32{50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}
+	nvrtc13 := []int32{75, 80, 86, 87, 89, 90, 100, 103, 110, 120, 121}
+	for _, c := range []struct {
+		name         string
+		major, minor int32
+		archs        []int32 // nil: an NVRTC that cannot list them
+		srcError     bool    // NVRTC fails on every architecture
+		load         int32   // cuModuleLoadData's result
+		tried        string
+		want         string // in the error, or in Describe when it opens
+	}{
+		{"sm_120 on NVRTC 12.4", 12, 0, nvrtc12, false, 0, "sm_120 compute_90", "PTX for compute_90"},
+		{"sm_100 on NVRTC 12.4", 10, 0, nvrtc12, false, 0, "sm_100 compute_90", "PTX for compute_90"},
+		{"sm_90, a source error", 9, 0, nvrtc12, true, 0, "sm_90", "could not compile kernels.cu for sm_90"},
+		{"sm_120, no list", 12, 0, nil, false, 0, "sm_120", "cannot list the architectures"},
+		{"sm_70 on NVRTC 13", 7, 0, nvrtc13, false, 0, "sm_70", "none at or below the device's sm_70"},
+		{"driver older than NVRTC", 12, 0, nvrtc12, false, cudaErrorUnsupportedPTXVersion, "sm_120 compute_90", "is newer than the driver"},
+	} {
+		s := newStub()
+		s.cuDeviceGetAttribute = func(v *int32, attr, dev int32) int32 {
+			*v = map[int32]int32{attrCCMajor: c.major, attrCCMinor: c.minor}[attr]
+			if attr == attrMultiprocessors {
+				*v = 9
+			}
+			return 0
+		}
+		var tried []string
+		s.nvrtcCompileProgram = func(p uintptr, n int32, opts unsafe.Pointer) int32 {
+			arch := strings.TrimPrefix(gostring(unsafe.Slice((**byte)(opts), n)[0]), "--gpu-architecture=")
+			tried = append(tried, arch)
+			num, _ := strconv.Atoi(strings.TrimLeft(arch, "smcompute_"))
+			if c.srcError || c.archs == nil || !slices.Contains(c.archs, int32(num)) {
+				return 5 // NVRTC_ERROR_INVALID_OPTION
+			}
+			return 0
+		}
+		s.nvrtcGetPTXSize = func(p uintptr, n *uint64) int32 { *n = 16; return 0 }
+		if c.archs != nil {
+			s.nvrtcGetNumSupportedArchs = func(n *int32) int32 { *n = int32(len(c.archs)); return 0 }
+			s.nvrtcGetSupportedArchs = func(a *int32) int32 { copy(unsafe.Slice(a, len(c.archs)), c.archs); return 0 }
+		}
+		s.cuModuleLoadData = func(m *uintptr, image unsafe.Pointer) int32 { return c.load }
+		b, err := open(s.api, Options{})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = b.Describe()
+		}
+		if strings.Join(tried, " ") != c.tried || !strings.Contains(got, c.want) {
+			t.Errorf("%s: tried %v, got %q; want %s tried and %q", c.name, tried, got, c.tried, c.want)
+		}
+		if c.want == "is newer than the driver" && !strings.Contains(got, "update the NVIDIA driver") {
+			t.Errorf("%s: %q gives no fix", c.name, got)
 		}
 	}
 }
