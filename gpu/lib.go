@@ -2,6 +2,8 @@ package gpu
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"unsafe"
@@ -28,18 +30,38 @@ var (
 		"install NVRTC for CUDA 13 or 12 (e.g. apt-get install cuda-nvrtc-13-0, or pip install nvidia-cuda-nvrtc-cu12) and add its lib directory to LD_LIBRARY_PATH"}
 )
 
-// open loads the first of l's names that the dynamic loader finds.
+// doubleEnv names the folder of the CPU double of the CUDA libraries
+// (gpu/double, built by make gpu-double): a test instrument for machines
+// without a GPU, never used unless set. When it is set, every library is
+// loaded from that folder by absolute path and nowhere else.
+const doubleEnv = "RST_CUDA_DOUBLE"
+
+// open loads the first of l's names that the dynamic loader finds, or,
+// with RST_CUDA_DOUBLE set, that its folder holds; the name returned says
+// which file was loaded.
 func (l library) open() (handle uintptr, name string, err error) {
 	var msgs []string
+	dir := os.Getenv(doubleEnv)
 	for _, n := range l.names {
-		h, err := purego.Dlopen(n, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		path := n
+		if dir != "" {
+			path = filepath.Join(dir, n)
+		}
+		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 		if err == nil {
+			if dir != "" {
+				return h, path + " (the CPU double, " + doubleEnv + ")", nil
+			}
 			return h, n, nil
 		}
 		msgs = append(msgs, err.Error())
 	}
+	fix := l.fix
+	if dir != "" {
+		fix = doubleEnv + "=" + dir + " names the CPU double's folder: build it with make gpu-double, or unset " + doubleEnv
+	}
 	return 0, "", fmt.Errorf("cuda device: cannot load %s (%s): %s; %s",
-		strings.Join(l.names, " or "), l.what, strings.Join(msgs, "; "), l.fix)
+		strings.Join(l.names, " or "), l.what, strings.Join(msgs, "; "), fix)
 }
 
 // bind points every func field of api (a pointer to a struct) at the C

@@ -196,24 +196,24 @@ int main(int argc, char **argv) {
                 else if (c == ',' && pd == 0) np++;
             }
         }
-        std::string bound = "0";
-        size_t lb = f.header.find("__launch_bounds__");
-        if (lb != std::string::npos) {
-            size_t a = f.header.find('(', lb), b = a;
-            int pd = 0;
-            for (; b < f.header.size(); b++) {
-                if (f.header[b] == '(') pd++;
-                else if (f.header[b] == ')' && --pd == 0) break;
+        // What stands between __global__ and the name is __launch_bounds__
+        // or a macro that expands to it (FIXED_BLOCK(256, 1)): emit it as
+        // an expression, evaluated where __launch_bounds__(n, ...) means n.
+        std::string bound = "0", q;
+        {
+            std::string hdr = f.header;
+            size_t g = hdr.find("__global__");
+            q = hdr.substr(g + 10);
+            for (const char *w : {"void", "__noinline__", "__forceinline__", "static", "inline"}) {
+                std::string ws = w;
+                for (size_t k; (k = q.find(ws)) != std::string::npos;) {
+                    bool lb = k == 0 || !ident_char(q[k - 1]), rb = k + ws.size() >= q.size() || !ident_char(q[k + ws.size()]);
+                    if (!lb || !rb) break;
+                    q.erase(k, ws.size());
+                }
             }
-            std::string args = f.header.substr(a + 1, b - a - 1);
-            int ad = 0;
-            size_t k = 0;
-            for (; k < args.size(); k++) {
-                if (args[k] == '(') ad++;
-                else if (args[k] == ')') ad--;
-                else if (args[k] == ',' && ad == 0) break;
-            }
-            bound = "(int)(" + trim(args.substr(0, k)) + ")";
+            q = trim(q);
+            if (!q.empty()) bound = "RSTD_BOUND(" + q + ")";
         }
         std::string esc;
         for (char c : f.params) {
@@ -229,7 +229,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gen: no extern \"C\" __global__ kernel in %s\n", argv[1]);
         return 1;
     }
-    out << "\nextern \"C\" const rstd_kernel rstd_kernel_table[] = {\n" << rows << "};\n"
+    out << "\n#undef __launch_bounds__\n#define __launch_bounds__(...) rstd_launch_bound(__VA_ARGS__)\n"
+        << "static constexpr int rstd_launch_bound(int n, int = 0, int = 0) { return n; }\n"
+        << "#define RSTD_BOUND(...) ((int)(__VA_ARGS__))\n"
+        << "\nextern \"C\" const rstd_kernel rstd_kernel_table[] = {\n" << rows << "};\n"
         << "extern \"C\" const int rstd_kernel_count = " << n << ";\n";
     std::ofstream hh(argv[3]);
     char hex[32];
