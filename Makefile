@@ -167,3 +167,13 @@ gpu-check:
 .PHONY: gpu-clang-check
 gpu-clang-check:
 	gpu/check/clang_ptx.sh
+
+# ---- CPU double of the CUDA libraries (gpu/double; issue 18) ----
+# Builds gpu/double/lib/{libcuda.so.1,libnvrtc.so.13,libcublas.so.13,
+# libcudnn.so.9} with Debian's g++ (no NVIDIA software) and the double's C
+# test. The backend uses them only when RST_CUDA_DOUBLE names that folder:
+#   RST_CUDA_DOUBLE=$PWD/gpu/double/lib go test ./gpu
+.PHONY: gpu-double
+gpu-double:
+	$(MAKE) -C gpu/double all lib/driver_test
+# ---- end of the CPU double block ----
