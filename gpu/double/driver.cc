@@ -22,6 +22,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if !defined(__x86_64__) && !defined(RSTD_UCONTEXT)
+#define RSTD_UCONTEXT // the fast switch is x86-64 assembly; elsewhere ucontext
+#endif
+#ifdef RSTD_UCONTEXT
+#include <ucontext.h>
+#endif
 
 #include <deque>
 #include <functional>
@@ -248,7 +254,7 @@ static char *stacks;                 // fiber stacks, each after a guard page
 static const size_t kStack = 64 << 10, kGuard = 4096;
 static size_t nstacks;
 
-#if defined(__x86_64__) && !defined(RSTD_UCONTEXT)
+#ifndef RSTD_UCONTEXT
 // rstd_switch saves the callee-saved registers on the current stack, stores
 // its pointer in *save and resumes the context whose stack pointer is to.
 // Much cheaper than swapcontext (no signal-mask system call), which
@@ -276,7 +282,6 @@ static void fiber_init(Fiber &f, char *top) {
 static void to_fiber(Fiber &f) { rstd_switch(&sched_sp, f.sp); }
 static void to_sched(Fiber &f) { rstd_switch(&f.sp, sched_sp); }
 #else
-#include <ucontext.h>
 static ucontext_t sched_uc;
 static void fiber_entry();
 static void fiber_init(Fiber &f, char *top) {
