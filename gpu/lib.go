@@ -58,7 +58,7 @@ func (l library) open() (handle uintptr, name string, err error) {
 	}
 	fix := l.fix
 	if dir != "" {
-		fix = doubleEnv + "=" + dir + " names the CPU double's folder: build it with make gpu-double, or unset " + doubleEnv
+		fix = doubleEnv + "=" + dir + " names the CPU double's folder: build it there with make gpu-double, or unset " + doubleEnv + " to use the real library (" + fix + ")"
 	}
 	return 0, "", fmt.Errorf("cuda device: cannot load %s (%s): %s; %s",
 		strings.Join(l.names, " or "), l.what, strings.Join(msgs, "; "), fix)
