@@ -2,9 +2,12 @@
 # (Debian: apt-get install libopenblas-dev); otherwise the pure-Go BLAS.
 # oneDNN (Debian: libdnnl-dev) runs the convolutions, batch-norm and pooling
 # when its header is there (it ships no pkg-config file); otherwise Go does.
+# libjpeg-turbo (Debian: libturbojpeg0-dev) decodes ImageNet's JPEGs, with
+# DCT-domain scaling, when pkg-config finds it; otherwise Go's image/jpeg.
 OPENBLAS := $(shell pkg-config --exists openblas 2>/dev/null && echo yes)
 DNNL := $(shell test -f /usr/include/oneapi/dnnl/dnnl.h -o -f /usr/local/include/oneapi/dnnl/dnnl.h && echo yes)
-BUILDTAGS := $(strip $(if $(filter yes,$(OPENBLAS)),openblas) $(if $(filter yes,$(DNNL)),dnnl))
+TURBOJPEG := $(shell pkg-config --exists libturbojpeg 2>/dev/null && echo yes)
+BUILDTAGS := $(strip $(if $(filter yes,$(OPENBLAS)),openblas) $(if $(filter yes,$(DNNL)),dnnl) $(if $(filter yes,$(TURBOJPEG)),turbojpeg))
 ifneq ($(BUILDTAGS),)
   TAGS := -tags "$(BUILDTAGS)"
 endif

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -652,7 +653,7 @@ func (f *Folder) fill(sc *folderScratch, out []float32, i int, seed uint64, epoc
 	if f.skip && f.isBad(i) {
 		err = errKnownBad
 	} else {
-		img, err = f.decode(sc, i)
+		img, err = f.decode(sc, i, &drawKey{seed, epoch, i})
 	}
 	if err != nil {
 		if !f.skip {
@@ -662,7 +663,7 @@ func (f *Folder) fill(sc *folderScratch, out []float32, i int, seed uint64, epoc
 		if err != errKnownBad {
 			f.markBad(i, err)
 		}
-		if img, err = f.substitute(sc, i); err != nil {
+		if img, err = f.substitute(sc, i, seed, epoch); err != nil {
 			return 0, err
 		}
 	}
@@ -673,8 +674,8 @@ func (f *Folder) fill(sc *folderScratch, out []float32, i int, seed uint64, epoc
 var errKnownBad = errors.New("known unreadable")
 
 // substitute decodes the next readable image after i in i's class, in file
-// order and wrapping around.
-func (f *Folder) substitute(sc *folderScratch, i int) (decoded, error) {
+// order and wrapping around, for i's draws.
+func (f *Folder) substitute(sc *folderScratch, i int, seed uint64, epoch int) (decoded, error) {
 	c := f.labels[i]
 	lo, hi := f.classStart[c], f.classStart[c+1]
 	for d := 1; d < hi-lo; d++ {
@@ -682,7 +683,7 @@ func (f *Folder) substitute(sc *folderScratch, i int) (decoded, error) {
 		if f.isBad(j) {
 			continue
 		}
-		img, err := f.decode(sc, j)
+		img, err := f.decode(sc, j, &drawKey{seed, epoch, i})
 		if err == nil {
 			return img, nil
 		}
@@ -692,10 +693,34 @@ func (f *Folder) substitute(sc *folderScratch, i int) (decoded, error) {
 		f.classes[c], filepath.Join(f.dir, f.classes[c]), f.Path(i))
 }
 
-// decode reads and decodes sample i's file.
-func (f *Folder) decode(sc *folderScratch, i int) (decoded, error) {
+// drawKey names the draws an image is transformed with: sample i's in
+// epoch epoch of a run with seed seed.
+type drawKey struct {
+	seed     uint64
+	epoch, i int
+}
+
+// decode reads and decodes sample i's file, for the transform with the
+// draws key (nil: at full size). With libjpeg-turbo a JPEG is decoded at
+// the DCT scale the transform's geometry needs (dctScale), which is a
+// function of the draws and the image's size only, so the pixels are the
+// same whatever the worker or batch. Anything libjpeg-turbo does not decode
+// cleanly goes to the Go decoders, which decide what is corrupt as they did
+// before.
+func (f *Folder) decode(sc *folderScratch, i int, key *drawKey) (decoded, error) {
 	if err := sc.readFile(f.Path(i)); err != nil {
 		return decoded{}, err
+	}
+	if turboJPEG && bytes.HasPrefix(sc.file, jpegMagic) {
+		if w, h, ok := turboHeader(sc); ok && w > 0 && h > 0 && int64(w)*int64(h) <= maxImagePixels {
+			num := 8
+			if key != nil {
+				num = dctScale(f.geometry(w, h, key.seed, key.epoch, key.i))
+			}
+			if d, ok := turboDecode(sc, w, h, num); ok {
+				return d, nil
+			}
+		}
 	}
 	return decodeImage(sc)
 }

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,10 +20,27 @@ const (
 	benchBatch    = 64
 )
 
+// benchFolder, when set, has TestWriteBenchFolder write the benchmark's
+// folder there, for the torchvision peer (bench/peer/input_peer.py) to read
+// the same files.
+var benchFolder = flag.String("bench-folder", "", "TestWriteBenchFolder writes BenchmarkFolderFillBatch's images into this folder")
+
+// TestWriteBenchFolder writes the benchmark's images into -bench-folder
+// (skipped without it):
+//
+//	go test -run TestWriteBenchFolder ./suite/data/ -args -bench-folder /tmp/bench-imagenet
+func TestWriteBenchFolder(t *testing.T) {
+	if *benchFolder == "" {
+		t.Skip("no -bench-folder")
+	}
+	kb := writeBenchFolder(t, *benchFolder)
+	t.Logf("%d images, %.1f KB each on average, in %s", benchClasses*benchPerClass, kb, *benchFolder)
+}
+
 // writeBenchFolder writes benchClasses×benchPerClass synthetic 500×375
 // photos at quality 90 (about 100 KB each, as ImageNet's files) into dir,
 // on all cores, and returns their mean size in KB.
-func writeBenchFolder(b *testing.B, dir string) float64 {
+func writeBenchFolder(b testing.TB, dir string) float64 {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error

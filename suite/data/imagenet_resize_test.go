@@ -45,7 +45,8 @@ func renderBytes(img image.Image, box cropBox, outW, outH, ox, oy, size int, fli
 		}
 	}
 	out := make([]float32, size*size*3)
-	f.render(new(folderScratch), out, img, box, outW, outH, ox, oy, flip)
+	r := img.Bounds()
+	f.render(new(folderScratch), out, goDecoded(img, r.Dx(), r.Dy()), box, outW, outH, ox, oy, flip)
 	b := make([]byte, len(out))
 	for i, v := range out {
 		b[i] = byte(v)

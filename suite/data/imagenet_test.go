@@ -303,7 +303,7 @@ func TestFolderTrainUsesItsDraws(t *testing.T) {
 	sc := new(folderScratch)
 	flips := 0
 	for i := range f.Len() {
-		img, err := f.decode(sc, i)
+		img, err := f.decode(sc, i, &drawKey{seed, epoch, i})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestFolderTrainUsesItsDraws(t *testing.T) {
 			flips++
 		}
 		want := make([]float32, f.ImageSize())
-		f.render(sc, want, img.img, box, 20, 20, 0, 0, flip)
+		f.render(sc, want, img, box, 20, 20, 0, 0, flip)
 		if !slices.Equal(got[i*f.ImageSize():(i+1)*f.ImageSize()], want) {
 			t.Fatalf("image %d is not its box %+v (flip %v) resized", i, box, flip)
 		}
@@ -513,13 +513,13 @@ func TestFolderCorruptSkip(t *testing.T) {
 		t.Error("a substituted training image changes with the batch")
 	}
 	sc := new(folderScratch)
-	img, err := ft.decode(sc, bad1+1)
+	img, err := ft.decode(sc, bad1+1, &drawKey{2, 0, bad1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	box, flip := trainDraws(img.w, img.h, 2, 0, bad1)
 	want := make([]float32, sz)
-	ft.render(sc, want, img.img, box, 16, 16, 0, 0, flip)
+	ft.render(sc, want, img, box, 16, 16, 0, 0, flip)
 	if !slices.Equal(a, want) {
 		t.Error("a substituted training image is not the substitute with the corrupt index's draws")
 	}
@@ -721,7 +721,7 @@ func TestDecodeSniffsContent(t *testing.T) {
 	f := openFolder(t, dir, nil, FolderOptions{Size: 8})
 	sc := new(folderScratch)
 	for i := range f.Len() {
-		d, err := f.decode(sc, i)
+		d, err := f.decode(sc, i, nil)
 		name := filepath.Base(f.Path(i))
 		switch name {
 		case "really-a-jpeg.png", "really-a-png.JPEG":

@@ -56,7 +56,7 @@ func runImageNet(ctx context.Context, cfg Config, progress Progress) (*Record, e
 		return nil, err
 	}
 	if data.Notes != nil {
-		fmt.Fprintf(data.Notes, "imagenet: %d training and %d validation images in %d classes\n", tr.Len(), val.Len(), len(tr.Classes()))
+		fmt.Fprintf(data.Notes, "imagenet: %d training and %d validation images in %d classes; JPEGs decoded by %s\n", tr.Len(), val.Len(), len(tr.Classes()), data.JPEGDecoder())
 	}
 	rec, _, err := runSources(ctx, cfg, newFolderSource(tr), newFolderSource(val), progress)
 	if err != nil {

@@ -1,0 +1,20 @@
+//go:build !turbojpeg || !cgo
+
+package data
+
+// turboJPEG is false: this build decodes JPEGs with the standard library
+// (build with -tags turbojpeg and cgo for libjpeg-turbo).
+const turboJPEG = false
+
+// JPEGDecoder names the JPEG decoder this build uses, for notes and records.
+func JPEGDecoder() string { return "Go image/jpeg" }
+
+type turboState struct{}
+
+func turboHeader(*folderScratch) (w, h int, ok bool) { return 0, 0, false }
+
+func turboDecode(*folderScratch, int, int, int) (decoded, bool) { return decoded{}, false }
+
+func turboPlanes(*folderScratch) (planes [3][]byte, widths [3]int, ok bool) {
+	return planes, widths, false
+}
