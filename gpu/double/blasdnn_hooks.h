@@ -1,12 +1,15 @@
 // Shared by the cuBLAS and cuDNN doubles (cublas.cc, cudnn.cc): how they
-// reach the driver double (libcuda.so.1 built from driver.cc) without
-// linking against it. Device pointers are host addresses there, but work
-// must run on the stream it was queued on, only when that stream is
-// synchronised, and every operand must lie inside one live allocation.
+// reach the driver double (libcuda.so.1 from driver.cc, API in rstd.h),
+// plus two numeric helpers (TF32 rounding, axpy). Device pointers are host
+// addresses there, but work must run on the stream it was queued on, only
+// when that stream is synchronised, and every operand must lie inside one
+// live allocation.
 //
-// The two hooks are looked up with dlsym(RTLD_DEFAULT): the backend opens
-// libcuda.so.1 with RTLD_GLOBAL before cuBLAS and cuDNN, and the C++ tests
-// define their own pair in the executable (linked with -rdynamic).
+// The hooks are looked up with dlsym(RTLD_DEFAULT) rather than bound at
+// link time, so the libraries also load without the driver double (and
+// then report NOT_INITIALIZED): the backend opens libcuda.so.1 with
+// RTLD_GLOBAL before cuBLAS and cuDNN, and the C++ test defines its own
+// hooks in the executable (linked with -rdynamic).
 #ifndef RST_BLASDNN_HOOKS_H
 #define RST_BLASDNN_HOOKS_H
 
@@ -83,6 +86,30 @@ inline float tf32(float v) {
   float r;
   __builtin_memcpy(&r, &u, 4);
   return r;
+}
+
+// axpy is y[i] += a·x[i] for i < n, four lanes at a time with GCC/clang
+// vector extensions (-O2 does not vectorize it by itself). Each element
+// gets exactly the scalar loop's two roundings, so results do not depend
+// on n or alignment.
+typedef float f32x4 __attribute__((vector_size(16)));
+inline void axpy(float* __restrict y, const float* __restrict x, float a, int n) {
+  const f32x4 av = {a, a, a, a};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    f32x4 x0, x1, y0, y1;
+    __builtin_memcpy(&x0, x + i, 16), __builtin_memcpy(&x1, x + i + 4, 16);
+    __builtin_memcpy(&y0, y + i, 16), __builtin_memcpy(&y1, y + i + 4, 16);
+    y0 += av * x0, y1 += av * x1;
+    __builtin_memcpy(y + i, &y0, 16), __builtin_memcpy(y + i + 4, &y1, 16);
+  }
+  for (; i + 4 <= n; i += 4) {
+    f32x4 x0, y0;
+    __builtin_memcpy(&x0, x + i, 16), __builtin_memcpy(&y0, y + i, 16);
+    y0 += av * x0;
+    __builtin_memcpy(y + i, &y0, 16);
+  }
+  for (; i < n; i++) y[i] += a * x[i];
 }
 
 // tf32_disabled reports NVIDIA_TF32_OVERRIDE=0, which NVIDIA documents as

@@ -117,7 +117,7 @@ void run(const Gemm& g, std::vector<float>& ap, std::vector<float>& bp, std::vec
           for (int p = p0; p < p1; p++) {
             const float bv = bj[p];
             const float* ai = &ap[(size_t)p * m];
-            for (int i = i0; i < i1; i++) cj[i] += ai[i] * bv;
+            rstd_hooks::axpy(cj + i0, ai + i0, bv, i1 - i0);
           }
         }
       }

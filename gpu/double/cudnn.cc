@@ -300,9 +300,7 @@ int workspace_size(Dir d, void* handle, const Tensor* x, const Filter* w, const 
 
 const int kTile = 32;
 
-inline void axpy(float* __restrict y, const float* __restrict x, float a, int n) {
-  for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
+using rstd_hooks::axpy;
 
 // input_rows sets rows[p] to the start of x's pixel under tap (r, s) of
 // output pixel pix0+p, or nullptr where the tap falls in the padding.
