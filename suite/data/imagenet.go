@@ -92,7 +92,8 @@ type Folder struct {
 	classes   []string
 	opt       FolderOptions
 	skip      bool
-	evalShort int // evaluation: the side the shorter side is resized to
+	evalShort int  // evaluation: the side the shorter side is resized to
+	goResize  bool // the Go passes even where the C ones are built in (tests)
 
 	names      []byte   // relative paths ("class/file.JPEG"), slash-separated, back to back
 	ends       []uint32 // names[ends[i-1]:ends[i]] is sample i's path

@@ -130,7 +130,8 @@ func bareErr(err error) error {
 // libjpeg-turbo's packed RGB rows, possibly DCT-scaled.
 type decoded struct {
 	img    image.Image // the Go decoders' output; nil when rgb holds the pixels
-	rgb    []byte      // libjpeg-turbo's output, pw·3 bytes a row (aliases the scratch)
+	rgb    []byte      // libjpeg-turbo's output, pw·bpp bytes a row (aliases the scratch)
+	bpp    int         // rgb's bytes a pixel: 3 (RGB) or 4 (RGBX)
 	pw, ph int         // the pixels' size: ⌈w·num/8⌉×⌈h·num/8⌉
 	w, h   int         // the image's own size (its header's), which the draws see
 	num    int         // the pixels are the image scaled by num/8 (8: full size)
@@ -339,17 +340,24 @@ func (f *Folder) render(sc *folderScratch, out []float32, img decoded, box cropB
 	sy0, sy1 := int(sc.by[0]), int(sc.by[2*S-2]+sc.by[2*S-1])
 	rw, rh := sx1-sx0, sy1-sy0
 	var src []byte
-	var stride int
+	stride, bpp := 0, 3
 	if img.img != nil {
 		sc.rgb = toRGB(sc.rgb, sc, img.img, rx0+sx0, ry0+sy0, rw, rh)
 		src, stride = sc.rgb, rw*3
 	} else {
-		stride = img.pw * 3
-		src = img.rgb[(ry0+sy0)*stride+(rx0+sx0)*3:]
+		bpp = img.bpp
+		stride = img.pw * bpp
+		src = img.rgb[(ry0+sy0)*stride+(rx0+sx0)*bpp:]
 	}
 	sc.tmp = growTo(sc.tmp, rh*S*3)
-	resampleRows(sc.tmp, src, stride, rh, sc.kx, sc.bx, ksx, sx0, S)
 	sc.acc = growTo(sc.acc, S*3)
+	// The C passes index without checks: the extents they read and write.
+	if cResample && !f.goResize && len(out) >= S*S*3 && len(src) >= (rh-1)*stride+rw*bpp {
+		resampleRowsC(sc.tmp, src, stride, bpp, rh, sc.kx, sc.bx, ksx, sx0, S)
+		resampleColumnsC(out, sc.tmp, sc.acc, sc.ky, sc.by, ksy, sy0, S, flip, &f.lut)
+		return
+	}
+	resampleRows(sc.tmp, src, stride, bpp, rh, sc.kx, sc.bx, ksx, sx0, S)
 	resampleColumns(out, sc.tmp, sc.acc, sc.ky, sc.by, ksy, sy0, S, flip, &f.lut)
 }
 
@@ -419,9 +427,10 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// resampleRows is the horizontal pass: rows of src (RGB, stride bytes
-// apart, each starting at source column sx0) to rows of S pixels in dst.
-func resampleRows(dst, src []byte, stride, rows int, kk, bounds []int32, ks, sx0, S int) {
+// resampleRows is the horizontal pass: rows of src (RGB or RGBX, bpp bytes
+// a pixel, stride bytes apart, each starting at source column sx0) to rows
+// of S RGB pixels in dst.
+func resampleRows(dst, src []byte, stride, bpp, rows int, kk, bounds []int32, ks, sx0, S int) {
 	const half = 1 << (precisionBits - 1)
 	for r := range rows {
 		srow := src[r*stride:]
@@ -429,10 +438,10 @@ func resampleRows(dst, src []byte, stride, rows int, kk, bounds []int32, ks, sx0
 		for j := range S {
 			xmin, n := int(bounds[2*j])-sx0, int(bounds[2*j+1])
 			k := kk[j*ks : j*ks+n]
-			p := srow[xmin*3 : (xmin+n)*3]
+			p := srow[xmin*bpp : (xmin+n)*bpp]
 			s0, s1, s2 := int32(half), int32(half), int32(half)
 			for t, w := range k {
-				q := p[3*t : 3*t+3 : 3*t+3]
+				q := p[bpp*t : bpp*t+3 : bpp*t+3]
 				s0 += int32(q[0]) * w
 				s1 += int32(q[1]) * w
 				s2 += int32(q[2]) * w

@@ -18,3 +18,10 @@ func turboDecode(*folderScratch, int, int, int) (decoded, bool) { return decoded
 func turboPlanes(*folderScratch) (planes [3][]byte, widths [3]int, ok bool) {
 	return planes, widths, false
 }
+
+// cResample is false: the resize runs in Go.
+const cResample = false
+
+func resampleRowsC([]byte, []byte, int, int, int, []int32, []int32, int, int, int) {}
+
+func resampleColumnsC([]float32, []byte, []int32, []int32, []int32, int, int, int, bool, *[3 * 256]float32) {}

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"testing"
 
@@ -290,3 +291,66 @@ func TestCenterCropGeometry(t *testing.T) {
 }
 
 func rngPCG(seed uint64, i int) rand.PCG { return rng.NewKey(seed, "test-rrc", uint64(i)).PCG() }
+
+// BenchmarkRender measures the resize alone (crop, both passes,
+// normalisation) on a 500×375 RGB image with the training transform's
+// boxes at 224, and the evaluation transform.
+func BenchmarkRender(b *testing.B) {
+	const w, h = 500, 375
+	img := decoded{rgb: lcgBytes(w*h*4, 1), bpp: 4, pw: w, ph: h, w: w, h: h, num: 8} // as libjpeg-turbo gives
+	for _, train := range []bool{true, false} {
+		name := map[bool]string{true: "train", false: "eval"}[train]
+		b.Run(name, func(b *testing.B) {
+			f := &Folder{opt: FolderOptions{Size: ImageNetSize, Train: train}, evalShort: 256}
+			sc := new(folderScratch)
+			out := make([]float32, ImageNetSize*ImageNetSize*3)
+			i := 0
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				f.transform(sc, out, img, 1, 0, i)
+				i++
+			}
+			// CPU time, not wall time: the machine may be shared.
+			b.ReportMetric(float64((processCPUTime()-cpu0).Microseconds())/float64(i), "cpu-µs/image")
+		})
+	}
+}
+
+// The C passes (turbojpeg builds) give the Go passes' bytes: RGB and RGBX,
+// crops, enlargements, windows and flips, at several sizes.
+func TestCResampleMatchesGo(t *testing.T) {
+	if !cResample {
+		t.Skip("built without the C passes (-tags turbojpeg)")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for k := range 300 {
+		w, h := 1+r.IntN(300), 1+r.IntN(300)
+		size := 1 + r.IntN(64)
+		bpp := 3 + k%2
+		img := decoded{rgb: lcgBytes(w*h*bpp, uint32(k)), bpp: bpp, pw: w, ph: h, w: w, h: h, num: 8}
+		if k%3 == 1 { // a DCT-scaled image's pixels
+			img.num = []int{1, 2, 4}[r.IntN(3)]
+			img.pw, img.ph = scaledSide(w, img.num), scaledSide(h, img.num)
+			img.rgb = img.rgb[:img.pw*img.ph*bpp]
+		}
+		bw, bh := 1+r.IntN(w), 1+r.IntN(h)
+		box := cropBox{r.IntN(w - bw + 1), r.IntN(h - bh + 1), bw, bh}
+		outW, outH := size+r.IntN(20), size+r.IntN(20)
+		ox, oy := r.IntN(outW-size+1), r.IntN(outH-size+1)
+		flip := r.IntN(2) == 1
+		var got [2][]float32
+		for v, goResize := range []bool{false, true} {
+			f := &Folder{opt: FolderOptions{Size: size}, goResize: goResize}
+			for c := range 3 {
+				for b := range 256 {
+					f.lut[c*256+b] = float32(b) + float32(c)/4
+				}
+			}
+			got[v] = make([]float32, size*size*3)
+			f.render(new(folderScratch), got[v], img, box, outW, outH, ox, oy, flip)
+		}
+		if !slices.Equal(got[0], got[1]) {
+			t.Fatalf("case %d (%d×%d at %d/8, box %+v → %d×%d, window %d at (%d, %d), flip %v): C and Go passes differ", k, w, h, img.num, box, outW, outH, size, ox, oy, flip)
+		}
+	}
+}

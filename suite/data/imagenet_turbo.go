@@ -3,8 +3,79 @@
 package data
 
 // #cgo pkg-config: libturbojpeg
+// #cgo CFLAGS: -O3
+// #include <stdint.h>
 // #include <stdlib.h>
 // #include <turbojpeg.h>
+//
+// // The resize's two passes, the same integer arithmetic as resampleRows
+// // and resampleColumns (so the same bytes, TestCResampleMatchesGo), in C
+// // because gcc vectorises the vertical pass and drops the bounds checks;
+// // target_clones adds an AVX2 copy where the CPU has it.
+// #define RST_PREC 22
+// static inline uint8_t rst_clip8(int32_t v) {
+//   v >>= RST_PREC;
+//   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+// }
+// // bpp 4 (libjpeg-turbo's RGBX): a pixel's four bytes are one vector
+// // (gcc's vector extension; the taps are too few to vectorise over).
+// typedef int32_t rst_v4 __attribute__((vector_size(16)));
+// __attribute__((target_clones("avx2", "default")))
+// static void rst_rows(uint8_t *dst, const uint8_t *src, long stride, int bpp, int rows,
+//                      const int32_t *kk, const int32_t *bounds, int ks, int sx0, int S) {
+//   const int32_t half = 1 << (RST_PREC - 1);
+//   for (int r = 0; r < rows; r++) {
+//     const uint8_t *srow = src + (long)r * stride;
+//     uint8_t *d = dst + (long)r * S * 3;
+//     for (int j = 0; j < S; j++) {
+//       const uint8_t *p = srow + (long)(bounds[2 * j] - sx0) * bpp;
+//       const int32_t *k = kk + (long)j * ks;
+//       int n = bounds[2 * j + 1];
+//       rst_v4 s = {half, half, half, half};
+//       if (bpp == 4) {
+//         for (int t = 0; t < n; t++) {
+//           const uint8_t *q = p + 4 * t;
+//           rst_v4 px = {q[0], q[1], q[2], q[3]};
+//           s += px * k[t];
+//         }
+//       } else {
+//         for (int t = 0; t < n; t++) {
+//           int32_t w = k[t];
+//           const uint8_t *q = p + 3 * t;
+//           s[0] += (int32_t)q[0] * w;
+//           s[1] += (int32_t)q[1] * w;
+//           s[2] += (int32_t)q[2] * w;
+//         }
+//       }
+//       d[3 * j] = rst_clip8(s[0]);
+//       d[3 * j + 1] = rst_clip8(s[1]);
+//       d[3 * j + 2] = rst_clip8(s[2]);
+//     }
+//   }
+// }
+// __attribute__((target_clones("avx2", "default")))
+// static void rst_cols(float *out, const uint8_t *src, int32_t *acc, const int32_t *kk,
+//                      const int32_t *bounds, int ks, int sy0, int S, int flip, const float *lut) {
+//   const int32_t half = 1 << (RST_PREC - 1);
+//   int row = S * 3;
+//   for (int r = 0; r < S; r++) {
+//     int ymin = bounds[2 * r] - sy0, n = bounds[2 * r + 1];
+//     const int32_t *k = kk + (long)r * ks;
+//     for (int x = 0; x < row; x++) acc[x] = half;
+//     for (int t = 0; t < n; t++) {
+//       const uint8_t *s = src + (long)(ymin + t) * row;
+//       int32_t w = k[t];
+//       for (int x = 0; x < row; x++) acc[x] += (int32_t)s[x] * w;
+//     }
+//     float *o = out + (long)r * row;
+//     for (int x = 0; x < S; x++) {
+//       int xo = flip ? S - 1 - x : x;
+//       o[3 * xo] = lut[rst_clip8(acc[3 * x])];
+//       o[3 * xo + 1] = lut[256 + rst_clip8(acc[3 * x + 1])];
+//       o[3 * xo + 2] = lut[512 + rst_clip8(acc[3 * x + 2])];
+//     }
+//   }
+// }
 //
 // // rst_scale_ok says whether libjpeg-turbo offers every factor n/8,
 // // n = 1..8, which the loader's choice of scale assumes.
@@ -79,7 +150,7 @@ func turboHeader(sc *folderScratch) (w, h int, ok bool) {
 }
 
 // turboDecode decodes sc.file (a w×h JPEG, turboHeader's) into sc.pix as
-// packed RGB at scale num/8. ok is false on any error or warning (a
+// RGBX at scale num/8. ok is false on any error or warning (a
 // truncated file, extraneous bytes): the Go decoder then judges the file,
 // so that what is corrupt is what it was before libjpeg-turbo.
 func turboDecode(sc *folderScratch, w, h, num int) (decoded, bool) {
@@ -88,13 +159,14 @@ func turboDecode(sc *folderScratch, w, h, num int) (decoded, bool) {
 	}
 	num = turboFactor(w, h, num)
 	pw, ph := scaledSide(w, num), scaledSide(h, num)
-	sc.pix = growTo(sc.pix, pw*ph*3)
+	// RGBX: the resize's horizontal pass takes a pixel as one vector.
+	sc.pix = growTo(sc.pix, pw*ph*4)
 	rc := C.tjDecompress2(sc.handle(), (*C.uchar)(unsafe.Pointer(&sc.file[0])), C.ulong(len(sc.file)),
-		(*C.uchar)(unsafe.Pointer(&sc.pix[0])), C.int(pw), C.int(pw*3), C.int(ph), C.TJPF_RGB, C.TJFLAG_STOPONWARNING)
+		(*C.uchar)(unsafe.Pointer(&sc.pix[0])), C.int(pw), C.int(pw*4), C.int(ph), C.TJPF_RGBX, C.TJFLAG_STOPONWARNING)
 	if rc != 0 {
 		return decoded{}, false
 	}
-	return decoded{rgb: sc.pix, pw: pw, ph: ph, w: w, h: h, num: num}, true
+	return decoded{rgb: sc.pix, bpp: 4, pw: pw, ph: ph, w: w, h: h, num: num}, true
 }
 
 // turboPlanes decodes sc.file to its Y, Cb and Cr planes at full size,
@@ -136,4 +208,25 @@ func turboPlanes(sc *folderScratch) (planes [3][]byte, widths [3]int, ok bool) {
 		planes[c] = append([]byte(nil), planes[c]...)
 	}
 	return planes, widths, true
+}
+
+// cResample is true: render runs the resize's passes in C (rst_rows,
+// rst_cols).
+const cResample = true
+
+// resampleRowsC is resampleRows in C; the arguments' extents are
+// resampleRows's, which render has checked.
+func resampleRowsC(dst, src []byte, stride, bpp, rows int, kk, bounds []int32, ks, sx0, S int) {
+	C.rst_rows((*C.uint8_t)(&dst[0]), (*C.uint8_t)(&src[0]), C.long(stride), C.int(bpp), C.int(rows),
+		(*C.int32_t)(&kk[0]), (*C.int32_t)(&bounds[0]), C.int(ks), C.int(sx0), C.int(S))
+}
+
+// resampleColumnsC is resampleColumns in C.
+func resampleColumnsC(out []float32, src []byte, acc, kk, bounds []int32, ks, sy0, S int, flip bool, lut *[3 * 256]float32) {
+	fl := C.int(0)
+	if flip {
+		fl = 1
+	}
+	C.rst_cols((*C.float)(&out[0]), (*C.uint8_t)(&src[0]), (*C.int32_t)(&acc[0]), (*C.int32_t)(&kk[0]),
+		(*C.int32_t)(&bounds[0]), C.int(ks), C.int(sy0), C.int(S), fl, (*C.float)(&lut[0]))
 }

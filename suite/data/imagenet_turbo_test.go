@@ -81,7 +81,7 @@ func TestTurboMatchesGoDecoder(t *testing.T) {
 		rgb := toRGB(nil, sc, g.img, 0, 0, g.w, g.h)
 		var sum, worst float64
 		for k := range rgb {
-			diff := math.Abs(float64(rgb[k]) - float64(d.rgb[k]))
+			diff := math.Abs(float64(rgb[k]) - float64(d.rgb[k/3*d.bpp+k%3]))
 			sum += diff
 			worst = max(worst, diff)
 		}
