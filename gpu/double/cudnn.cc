@@ -258,7 +258,7 @@ int find(Dir d, void* handle, const Tensor* x, const Filter* w, const Conv* cv, 
   const double flops = 2.0 * g.N * g.OH * g.OW * g.K * g.R * g.S * g.Cg;
   const float base = (float)std::max(1e-3, flops / 1e10);
   int forced = -1;
-  if (const char* e = getenv("RSTD_CUDNN_FIND_MATH")) forced = atoi(e);
+  if (const char* e = getenv("RSTD_CUDNN_FIND_MATH"); e && *e) forced = atoi(e);
   int n = 0;
   for (const Algo& a : algos(d, g)) {
     if (n == req) break;
