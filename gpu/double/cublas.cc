@@ -16,6 +16,7 @@
 // alpha and beta are read from host memory at call time
 // (CUBLAS_POINTER_MODE_HOST, the default and the only mode here).
 
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,8 +48,17 @@ enum {
 };
 
 // The version cublasGetVersion reports: CUBLAS_VER_MAJOR·10000 +
-// MINOR·100 + PATCH of the library this file stands in for (13.0.0).
-const int kVersion = 130000;
+// MINOR·100 + PATCH of the library this file stands in for: 13.0.0, or
+// 12.9.0 when loaded under the name libcublas.so.12 (gpu/double/lib links
+// that name here for the backend's CUDA 12 choice), so Describe is honest.
+int version() {
+  Dl_info info;
+  if (dladdr((void*)&version, &info) && info.dli_fname) {
+    const char* base = strrchr(info.dli_fname, '/');
+    if (strcmp(base ? base + 1 : info.dli_fname, "libcublas.so.12") == 0) return 120900;
+  }
+  return 130000;
+}
 
 struct Handle {
   void* stream = nullptr;  // the legacy default stream until SetStream
@@ -242,7 +252,7 @@ __attribute__((visibility("default"))) int cublasGetStream_v2(void* handle, void
 __attribute__((visibility("default"))) int cublasGetVersion_v2(void* handle, int* version) {
   if (!lookup(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (!version) return CUBLAS_STATUS_INVALID_VALUE;
-  *version = kVersion;
+  *version = ::version();
   return CUBLAS_STATUS_SUCCESS;
 }
 
