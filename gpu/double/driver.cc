@@ -856,6 +856,10 @@ API CUresult cuLaunchKernel(void *fh, unsigned gx, unsigned gy, unsigned gz, uns
     L.vals.resize(k->nparams);
     for (int i = 0; i < k->nparams; i++) {
         // Copied now, as the driver does: the caller may reuse params.
+        if (k->sizes[i] > sizeof L.vals[i] || !params[i]) {
+            report("cuLaunchKernel(%s): parameter %d of (%s) is null or wider than 8 bytes", k->name, i, k->params);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
         memcpy(&L.vals[i], params[i], k->sizes[i]);
         if (!k->is_ptr[i] || L.vals[i] == 0) continue;
         char call[512];
