@@ -111,6 +111,21 @@ bench-peer-imagenet: build
 	@test -n "$(PEER_PYTHON)" || { echo "bench-peer-imagenet: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
 	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models resnet50,vit-s16 --data imagenet --batch 16 --rounds 2 --steps 2
 
+# The ImageNet folder loader, ours (this build, and pure Go) beside
+# torchvision's ImageFolder + DataLoader (bench/peer/input_peer.py, Debian's
+# python3-torchvision) on the same generated 500×375 q90 JPEGs: images per
+# CPU-second (user + system) and per wall second, 1 and 2 workers.
+BENCH_INPUT_DIR ?= $(or $(TMPDIR),/tmp)/rst-bench-input
+BENCH_INPUT_TIMES ?= 20x
+.PHONY: bench-input
+bench-input:
+	@test -n "$(PEER_PYTHON)" || { echo "bench-input: no python3 with torch (Debian: apt-get install python3-torchvision)" >&2; exit 1; }
+	rm -rf $(BENCH_INPUT_DIR) && mkdir -p $(BENCH_INPUT_DIR)
+	$(GO) test -count=1 -run TestWriteBenchFolder ./suite/data/ -args -bench-folder $(BENCH_INPUT_DIR)/folder
+	$(GO) test $(TAGS) -count=1 -run '^$$' -bench BenchmarkFolderFillBatch -benchtime $(BENCH_INPUT_TIMES) ./suite/data/ | tee $(BENCH_INPUT_DIR)/ours.txt
+	$(GO) test -count=1 -run '^$$' -bench BenchmarkFolderFillBatch -benchtime $(BENCH_INPUT_TIMES) ./suite/data/ | tee $(BENCH_INPUT_DIR)/ours-go.txt
+	$(PEER_PYTHON) bench/peer/input_peer.py --folder $(BENCH_INPUT_DIR)/folder --ours $(BENCH_INPUT_DIR)/ours.txt --ours-go $(BENCH_INPUT_DIR)/ours-go.txt
+
 # The small ViT on MNIST with AdamW as the base of SGD, RST (p = 0.5) and
 # SAM, then on Fashion-MNIST beside the small CNN (bench/vit/README.md).
 VIT_RECORDS ?= bench/vit/records

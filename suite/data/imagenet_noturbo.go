@@ -24,4 +24,5 @@ const cResample = false
 
 func resampleRowsC([]byte, []byte, int, int, int, []int32, []int32, int, int, int) {}
 
-func resampleColumnsC([]float32, []byte, []int32, []int32, []int32, int, int, int, bool, *[3 * 256]float32) {}
+func resampleColumnsC([]float32, []byte, []int32, []int32, []int32, int, int, int, bool, *[3 * 256]float32) {
+}
