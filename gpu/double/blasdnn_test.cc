@@ -527,6 +527,28 @@ static void test_cudnn(void* lib) {
             "adjoint <dy, conv(x)> = %.9g but <bwd_filter(x, dy), w> = %.9g (algo %d, trial %d)", lhs, rhs,
             perf[i].algo, trial);
     }
+    // Determinism as reported: a deterministic algorithm repeats bit for
+    // bit; a non-deterministic one changes its summation order per call.
+    if (trial == 0) {
+      bool nondet_differs = false;
+      for (int i = 0; i < got; i++) {
+        if (perf[i].status != 0) continue;
+        float* ws = dev_alloc<float>(perf[i].memory / 4 + 1);
+        std::vector<float> first;
+        bool same = true;
+        for (int rep = 0; rep < 2; rep++) {
+          float alpha = 1, beta = 0;
+          cudnnConvolutionBackwardFilter(h, &alpha, xd, x, yd, dy, cd, perf[i].algo, ws, perf[i].memory, &beta, wd,
+                                         dw);
+          rstd_sync(stream);
+          if (rep == 0) first.assign(dw, dw + wa.size());
+          else same = memcmp(first.data(), dw, wa.size() * 4) == 0;
+        }
+        if (perf[i].determinism == 1) CHECK(same, "deterministic algo %d changed bits between runs", perf[i].algo);
+        else nondet_differs |= !same;
+      }
+      CHECK(nondet_differs, "no non-deterministic backward-filter algorithm changed its bits between runs");
+    }
     problems++;
   }
 
