@@ -43,6 +43,13 @@ test:
 	$(GO) vet $(TAGS) ./...
 	$(GO) test $(TAGS) -short -count=1 ./...
 	$(GO) run $(TAGS) ./cmd/rst verify --results results
+	$(MAKE) test-dry-run
+
+# The paper profile's table3 through rst run --dry-run on the CPU: every
+# cell trains 2 steps on testdata/'s CIFAR-format files and renders.
+.PHONY: test-dry-run
+test-dry-run: build
+	scripts/dryrun/table3.sh $(RST) cpu 2
 
 # The long checks too (cost ratios, 3-epoch MNIST comparisons).
 test-long:

@@ -37,6 +37,7 @@ func init() {
 type expFlags struct {
 	profile, results, tables, figures, dataDir, device string
 	seeds                                              int
+	dryRun                                             int             // steps of a --dry-run; 0 = a real run
 	set                                                map[string]bool // the flags given on the command line
 }
 
@@ -46,6 +47,7 @@ func (f *expFlags) declare(fs *flag.FlagSet) {
 	f.declareStore(fs)
 	fs.StringVar(&f.dataDir, "data-dir", "", "where datasets live (default $RST_DATA_DIR or ~/.cache/rst/data)")
 	fs.StringVar(&f.device, "device", "cpu", "where runs train: "+strings.Join(nn.Devices(), ", ")+" (part of a run's identity: a cuda run is a run of its own)")
+	fs.IntVar(&f.dryRun, "dry-run", 0, "train every planned run (one seed unless --seeds says) for only this many steps, at batch ≤ 2 on ≤ 16 training and test images, filed in RESULTS/dry-run/ (never the store itself) and rendered there: checks a device or data path end to end; its numbers mean nothing")
 }
 
 // defaultResults is the store a command uses without --results.
@@ -91,7 +93,20 @@ func (f *expFlags) resolve(args []string, all bool) (*experiments.Profile, *stor
 		}
 		ts = append(ts, t)
 	}
-	st, err := store.At(f.results)
+	if f.dryRun < 0 {
+		return nil, nil, nil, fmt.Errorf("--dry-run %d: want a positive number of steps", f.dryRun)
+	}
+	dir := f.results
+	if f.dryRun > 0 && f.seeds == 0 {
+		f.seeds = 1 // a dry run checks the path, not the spread over seeds
+	}
+	if f.dryRun > 0 {
+		// Dry runs never enter a store that holds results: their records
+		// (marked dry_run, so with ids of their own) and outputs go to a
+		// sub-store that .gitignore leaves out.
+		dir = filepath.Join(f.results, "dry-run")
+	}
+	st, err := store.At(dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -110,14 +125,22 @@ func (f *expFlags) configure(cfg train.Config) train.Config {
 // must look it up by the same one.
 func (f *expFlags) plan(t *experiments.Target, p *experiments.Profile) ([]experiments.Planned, error) {
 	runs, err := t.Plan(p, f.seeds)
-	if err != nil || f.device == "cpu" {
+	if err != nil || (f.device == "cpu" && f.dryRun == 0) {
 		return runs, err
 	}
 	for i := range runs {
-		if runs[i].Needs == "" {
-			runs[i].Config.Device = f.device
-			runs[i].ID = runs[i].Config.ID()
+		if runs[i].Needs != "" {
+			continue
 		}
+		c := &runs[i].Config
+		c.Device = f.device
+		if f.dryRun > 0 {
+			c.DryRun, c.Steps, c.Epochs, c.EvalEvery = true, f.dryRun, 0, 0
+			c.Batch = min(c.Batch, 2) // the test data of `make test` has 3 CIFAR-100 images
+			c.Subset, c.TestSubset = 16, 16
+			c.Warmup = min(c.Warmup, f.dryRun)
+		}
+		runs[i].ID = c.ID()
 	}
 	return runs, nil
 }
@@ -701,7 +724,14 @@ func runChild(ctx context.Context, exe string, st *store.Store, f *expFlags, r e
 	}
 	of.Close()
 	defer os.Remove(of.Name())
-	args := []string{"run", "--profile", f.profile, "--seeds", strconv.Itoa(f.seeds), "--results", st.Dir, "--device", f.device, "--id", r.ID, "--outcome", of.Name()}
+	results := st.Dir
+	if f.dryRun > 0 {
+		results = filepath.Dir(st.Dir) // the child adds dry-run/ again
+	}
+	args := []string{"run", "--profile", f.profile, "--seeds", strconv.Itoa(f.seeds), "--results", results, "--device", f.device, "--id", r.ID, "--outcome", of.Name()}
+	if f.dryRun > 0 {
+		args = append(args, "--dry-run", strconv.Itoa(f.dryRun))
+	}
 	if f.dataDir != "" {
 		args = append(args, "--data-dir", f.dataDir)
 	}
@@ -767,6 +797,16 @@ func renderAll(st *store.Store, p *experiments.Profile, ts []*experiments.Target
 		out, err := t.Render(r.Results)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.Name, err)
+		}
+		if f.dryRun > 0 {
+			// Nobody should paste a dry run's numbers as results.
+			mark := fmt.Sprintf("DRY RUN (%d steps a run; the numbers mean nothing): ", f.dryRun)
+			for _, tab := range out.Tables {
+				tab.Title = mark + tab.Title
+			}
+			for _, fig := range out.Figures {
+				fig.Title = mark + fig.Title
+			}
 		}
 		m := manifest(r)
 		for _, tab := range out.Tables {
@@ -884,6 +924,9 @@ func runPlan(args []string) error {
 	p, st, ts, err := f.resolve(names, false)
 	if err != nil {
 		return err
+	}
+	if slurm && f.dryRun > 0 {
+		return errors.New("--slurm with --dry-run: a dry run takes minutes; run it here (rst run --dry-run N) before submitting the real runs")
 	}
 	if len(extra) > 0 && !slurm {
 		return errors.New("--sbatch-arg adds options to the Slurm script: give it with --slurm")

@@ -81,6 +81,11 @@ type Config struct {
 	Method optim.Spec `json:"method"`
 	Seed   uint64     `json:"seed"`
 	Device string     `json:"device"`
+	// DryRun marks a run of rst run --dry-run: a few steps at a small
+	// batch that check a device or data path end to end. Its numbers mean
+	// nothing, it is filed in a store of its own, and its (test) subset is
+	// capped at what the data holds.
+	DryRun bool `json:"dry_run,omitempty"`
 
 	DataDir string `json:"-"`
 	// OnCorrupt is what an ImageNet run does with an image it cannot

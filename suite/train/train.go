@@ -97,7 +97,11 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	}
 	if cfg.TestSubset > 0 {
 		var err error
-		if testSet, err = testSet.Subset(cfg.TestSubset, cfg.Seed); err != nil {
+		n := cfg.TestSubset
+		if cfg.DryRun {
+			n = min(n, testSet.Len())
+		}
+		if testSet, err = testSet.Subset(n, cfg.Seed); err != nil {
 			return nil, nil, fmt.Errorf("--test-subset: %w", err)
 		}
 	}
@@ -284,7 +288,11 @@ func trainSource(cfg Config, trainSet *data.Set) (setSource, error) {
 	}
 	if cfg.Subset > 0 {
 		var err error
-		if trainSet, err = trainSet.Subset(cfg.Subset, cfg.Seed); err != nil {
+		n := cfg.Subset
+		if cfg.DryRun {
+			n = min(n, trainSet.Len()) // the config, and so the id, keeps its value
+		}
+		if trainSet, err = trainSet.Subset(n, cfg.Seed); err != nil {
 			return setSource{}, fmt.Errorf("--subset: %w", err)
 		}
 	}
