@@ -24,6 +24,11 @@ const dataUsage = `usage:
   rst data fetch NAME [--data-dir D] [--force]   get NAME into the data dir, checked
   rst data info [NAME] [--data-dir D]           where each dataset comes from, its files and counts
   rst data info imagenet [--data-dir D]         ImageNet's train/ and val/ folders: counts and manifests
+  rst data prepare imagenet --max-side N [--data-dir D] [--on-corrupt fail|skip] [--workers W]
+                                                a prepared copy of train/ and val/ in prepared/: images
+                                                re-encoded with the longer side at most N (a JPEG that
+                                                small is copied) into shard files with a checksummed
+                                                index; resumable; runs then read it instead
   rst data subset NAME --subset N --seed S [--test-subset M] [--label-noise F]
                                                 the images and labels a run of that seed trains and
                                                 is tested on, as JSON (for peers outside the suite)
@@ -61,12 +66,14 @@ func runData(args []string) error {
 		return runDataInfo(args[1:])
 	case "subset":
 		return runDataSubset(args[1:])
+	case "prepare":
+		return runDataPrepare(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stderr, dataUsage)
 		return flag.ErrHelp
 	}
 	fmt.Fprint(os.Stderr, dataUsage)
-	return fmt.Errorf("unknown subcommand %q: want fetch, info or subset", args[0])
+	return fmt.Errorf("unknown subcommand %q: want fetch, info, prepare or subset", args[0])
 }
 
 // parseInterspersed parses flags that may come before or after the names
@@ -257,4 +264,52 @@ func runDataSubset(args []string) error {
 	}{names[0], *seed, trainIdx, trainSub.Labels, changed, testIdx, testSub.Labels, trainSub.Mean, trainSub.Std}
 	enc := json.NewEncoder(os.Stdout)
 	return enc.Encode(out)
+}
+
+func runDataPrepare(args []string) error {
+	fs, dir := dataFlagSet("prepare", "prepare imagenet --max-side N [--data-dir D] [--on-corrupt fail|skip] [--workers W]")
+	maxSide := fs.Int("max-side", 0, "bound on the longer side, in pixels (FFCV-style copies use 256–512)")
+	onCorrupt := fs.String("on-corrupt", data.OnCorruptFail, "an unreadable image: fail (stop, naming it) or skip (record it; runs substitute its class's next image)")
+	workers := fs.Int("workers", 0, "decode/encode goroutines (0: all cores)")
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 || names[0] != "imagenet" {
+		fs.Usage()
+		return fmt.Errorf("rst data prepare takes one dataset, imagenet; got %q", names)
+	}
+	if *maxSide == 0 {
+		fs.Usage()
+		return errors.New("--max-side is required (e.g. --max-side 320)")
+	}
+	if *onCorrupt != data.OnCorruptFail && *onCorrupt != data.OnCorruptSkip {
+		return fmt.Errorf("--on-corrupt %q; want fail or skip", *onCorrupt)
+	}
+	root := data.ImageNetRoot(*dir)
+	tr, err := data.OpenFolder(filepath.Join(root, "train"), nil, data.FolderOptions{Workers: *workers})
+	if err != nil {
+		return err
+	}
+	for _, split := range []string{"train", "val"} {
+		var classes []string
+		if split == "val" {
+			classes = tr.Classes()
+		}
+		dst := filepath.Join(root, data.PreparedDir, split)
+		fmt.Fprintf(os.Stderr, "imagenet: preparing %s into %s (longer side ≤ %d)\n", filepath.Join(root, split), dst, *maxSide)
+		last := -1
+		err := data.PrepareSplit(filepath.Join(root, split), dst, classes, data.PrepareOptions{MaxSide: *maxSide, OnCorrupt: *onCorrupt, Workers: *workers,
+			Progress: func(done, total int) {
+				if pct := done * 100 / total; pct/10 != last/10 || done == total {
+					last = pct
+					fmt.Fprintf(os.Stderr, "  %d of %d images (%d%%)\n", done, total, pct)
+				}
+			}})
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "imagenet: runs with --data-dir %s now read %s (delete it to read the folders)\n", root, filepath.Join(root, data.PreparedDir))
+	return nil
 }

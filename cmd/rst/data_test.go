@@ -47,7 +47,11 @@ func TestDataErrors(t *testing.T) {
 		{[]string{"info", "cifar10", "--data-dir", empty}, []string{"not usable: cifar10"}},
 		{[]string{"info", "svhn"}, []string{"unknown dataset", "fashion-mnist", "imagenet"}},
 		{[]string{"info", "imagenet", "--data-dir", empty}, []string{"not usable: imagenet"}},
-		{[]string{"frobnicate"}, []string{"fetch, info or subset"}},
+		{[]string{"frobnicate"}, []string{"fetch, info, prepare or subset"}},
+		{[]string{"prepare", "cifar10", "--max-side", "256"}, []string{"imagenet"}},
+		{[]string{"prepare", "imagenet", "--data-dir", empty}, []string{"--max-side is required"}},
+		{[]string{"prepare", "imagenet", "--max-side", "8", "--data-dir", empty}, []string{"does not exist"}},
+		{[]string{"prepare", "imagenet", "--max-side", "256", "--on-corrupt", "ignore", "--data-dir", empty}, []string{"--on-corrupt"}},
 	} {
 		stderr := os.Stderr
 		os.Stderr, _ = os.Open(os.DevNull)

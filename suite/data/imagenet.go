@@ -92,8 +92,9 @@ type Folder struct {
 	classes   []string
 	opt       FolderOptions
 	skip      bool
-	evalShort int  // evaluation: the side the shorter side is resized to
-	goResize  bool // the Go passes even where the C ones are built in (tests)
+	evalShort int            // evaluation: the side the shorter side is resized to
+	goResize  bool           // the Go passes even where the C ones are built in (tests)
+	prep      *preparedSplit // the prepared copy read instead of the folder, or nil
 
 	names      []byte   // relative paths ("class/file.JPEG"), slash-separated, back to back
 	ends       []uint32 // names[ends[i-1]:ends[i]] is sample i's path
@@ -198,15 +199,20 @@ func OpenFolder(dir string, classes []string, opt FolderOptions) (*Folder, error
 	if err := f.list(dir, folders, classIndex); err != nil {
 		return nil, err
 	}
+	f.finishOpen()
+	return f, nil
+}
+
+// finishOpen makes what a listed Folder needs besides its listing.
+func (f *Folder) finishOpen() {
 	f.bad = make([]atomic.Uint32, (f.Len()+31)/32)
 	f.pool.New = func() any { return new(folderScratch) }
 	for c := 0; c < 3; c++ {
 		for b := 0; b < 256; b++ {
-			f.lut[c*256+b] = (float32(b)/float32(255) - opt.Mean[c]) / opt.Std[c]
+			f.lut[c*256+b] = (float32(b)/float32(255) - f.opt.Mean[c]) / f.opt.Std[c]
 		}
 	}
-	f.evalShort = opt.Size * 256 / 224
-	return f, nil
+	f.evalShort = f.opt.Size * 256 / 224
 }
 
 // ImageNetRoot is the folder that holds ImageNet's train/ and val/: dataDir
@@ -247,6 +253,28 @@ func OpenImageNet(root string, size, workers int, onCorrupt string) (train, val 
 		}
 	}
 	opt := FolderOptions{Size: size, Workers: workers, OnCorrupt: onCorrupt}
+	// A prepared copy of both splits (rst data prepare imagenet) is read
+	// instead of the folders.
+	ptr, err := openPrepared(filepath.Join(root, PreparedDir, "train"))
+	if err != nil {
+		return nil, nil, err
+	}
+	pval, err := openPrepared(filepath.Join(root, PreparedDir, "val"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if ptr != nil && pval != nil {
+		opt.Train = true
+		if train, err = openPreparedFolder(ptr, nil, opt); err != nil {
+			return nil, nil, err
+		}
+		opt.Train = false
+		if val, err = openPreparedFolder(pval, train.Classes(), opt); err != nil {
+			return nil, nil, err
+		}
+		note("imagenet: reading the prepared copy in %s (longer sides at most %d pixels), not the folders; delete it to read them", filepath.Join(root, PreparedDir), ptr.idx.MaxSide)
+		return train, val, nil
+	}
 	opt.Train = true
 	train, err = OpenFolder(filepath.Join(root, "train"), nil, opt)
 	if err != nil {
@@ -709,7 +737,13 @@ type drawKey struct {
 // cleanly goes to the Go decoders, which decide what is corrupt as they did
 // before.
 func (f *Folder) decode(sc *folderScratch, i int, key *drawKey) (decoded, error) {
-	if err := sc.readFile(f.Path(i)); err != nil {
+	var err error
+	if f.prep != nil {
+		err = f.prep.read(sc, i)
+	} else {
+		err = sc.readFile(f.Path(i))
+	}
+	if err != nil {
 		return decoded{}, err
 	}
 	if turboJPEG && bytes.HasPrefix(sc.file, jpegMagic) {

@@ -81,7 +81,9 @@ func writeBenchFolder(b testing.TB, dir string) float64 {
 // ImageNet-size JPEGs (500×375, quality 90, about 100 KB each, written once
 // into a temporary folder): batches of 64 in epoch order, the training
 // transform with 1 and 2 decode workers and the evaluation transform with
-// 1. It reports decoded, transformed images per second of wall time, the
+// 1; and the training transform on prepared copies of the folder (rst data
+// prepare imagenet) with the longer side bounded to 320 and to 256 pixels.
+// It reports decoded, transformed images per second of wall time, the
 // same per core used (workers, at most GOMAXPROCS), and per second of the
 // process's CPU time (images/cpu-s: per core, but not lowered by other
 // processes competing for the cores, and counting the garbage collector's
@@ -92,19 +94,39 @@ func writeBenchFolder(b testing.TB, dir string) float64 {
 // The files stay in the page cache after they are written, so this is the
 // decoder's and the transform's speed, not the disk's.
 func BenchmarkFolderFillBatch(b *testing.B) {
-	dir := b.TempDir()
+	dir := filepath.Join(b.TempDir(), "train")
 	kb := writeBenchFolder(b, dir)
 	for _, c := range []struct {
 		name    string
 		train   bool
 		workers int
+		maxSide int // read a prepared copy with this bound (0: the folder)
 	}{
-		{"train/workers=1", true, 1},
-		{"train/workers=2", true, 2},
-		{"eval/workers=1", false, 1},
+		{"train/workers=1", true, 1, 0},
+		{"train/workers=2", true, 2, 0},
+		{"eval/workers=1", false, 1, 0},
+		{"prepared-320/train/workers=1", true, 1, 320},
+		{"prepared-256/train/workers=1", true, 1, 256},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			f, err := OpenFolder(dir, nil, FolderOptions{Size: ImageNetSize, Train: c.train, Workers: c.workers})
+			opt := FolderOptions{Size: ImageNetSize, Train: c.train, Workers: c.workers}
+			var f *Folder
+			var err error
+			if c.maxSide > 0 {
+				pdir := filepath.Join(dir, "..", fmt.Sprintf("prepared-%d", c.maxSide))
+				if _, serr := os.Stat(pdir); serr != nil {
+					err = PrepareSplit(dir, pdir, nil, PrepareOptions{MaxSide: c.maxSide})
+				}
+				var ps *preparedSplit
+				if err == nil {
+					ps, err = openPrepared(pdir)
+				}
+				if err == nil {
+					f, err = openPreparedFolder(ps, nil, opt)
+				}
+			} else {
+				f, err = OpenFolder(dir, nil, opt)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -134,7 +156,11 @@ func BenchmarkFolderFillBatch(b *testing.B) {
 				// work cost in CPU time, the garbage collector's included.
 				b.ReportMetric(float64(n*benchBatch)/cpu.Seconds(), "images/cpu-s")
 			}
-			b.ReportMetric(kb, "KB/file")
+			if f.prep != nil {
+				b.ReportMetric(float64(f.Manifest().Bytes)/float64(f.Len())/1000, "KB/file")
+			} else {
+				b.ReportMetric(kb, "KB/file")
+			}
 			b.ReportMetric(0, "ns/op") // a batch's time is in images/s
 		})
 	}
