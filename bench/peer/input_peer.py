@@ -61,7 +61,7 @@ def parse_go(path):
     if not path or not os.path.exists(path):
         return out
     for line in open(path):
-        m = re.match(r"BenchmarkFolderFillBatch/(\w+)/workers=(\d+)\S*\s+\d+\s+(.*)", line)
+        m = re.match(r"BenchmarkFolderFillBatch/(\S+)/workers=(\d+)\S*\s+\d+\s+(.*)", line)
         if not m:
             continue
         vals = {unit: float(v) for v, unit in re.findall(r"([\d.]+)\s+(\S+)", m.group(3))}
@@ -85,6 +85,7 @@ def main():
     hdr = f"{'case':<18}{'ours turbo cpu-s':>18}{'ours Go cpu-s':>15}{'torchvision cpu-s':>19}{'ratio':>7}" \
           f"{'ours img/s':>12}{'torchv img/s':>14}"
     print(hdr)
+    fmt = lambda v: f"{v:.0f}" if v else "-"
     for train, name in [(True, "train"), (False, "eval")]:
         for workers in [1, 2]:
             if not train and workers == 2 and ("eval", 2) not in ours:
@@ -93,10 +94,18 @@ def main():
             o, g = ours.get((name, workers), {}), ours_go.get((name, workers), {})
             oc, gc = o.get("images/cpu-s"), g.get("images/cpu-s")
             ratio = f"{oc / r['images/cpu-s']:.2f}" if oc else "-"
-            fmt = lambda v: f"{v:.0f}" if v else "-"
             print(f"{name + '/workers=' + str(workers):<18}{fmt(oc):>18}{fmt(gc):>15}"
                   f"{r['images/cpu-s']:>19.0f}{ratio:>7}{fmt(o.get('images/s')):>12}{r['images/s']:>14.0f}",
                   flush=True)
+    # Ours on prepared copies (rst data prepare imagenet --max-side N);
+    # torchvision reads the folder only.
+    prep = sorted(k for k in ours if k[0].startswith("prepared"))
+    if prep:
+        print(f"{'prepared copy':<30}{'ours turbo cpu-s':>18}{'ours Go cpu-s':>15}{'ours img/s':>12}{'KB/file':>9}")
+    for name, workers in prep:
+        o, g = ours[(name, workers)], ours_go.get((name, workers), {})
+        print(f"{name + '/workers=' + str(workers):<30}{fmt(o.get('images/cpu-s')):>18}{fmt(g.get('images/cpu-s')):>15}"
+              f"{fmt(o.get('images/s')):>12}{o.get('KB/file', 0):>9.1f}")
 
 
 if __name__ == "__main__":
