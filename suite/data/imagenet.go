@@ -72,6 +72,14 @@ type FolderOptions struct {
 	// OnSkip receives each file skipped under OnCorruptSkip, once per
 	// Folder; calls are serialised. nil writes a line to Notes.
 	OnSkip func(path string, err error)
+	// ListingCache, when not "", is a folder where OpenFolder keeps the
+	// split's listing (one file per split, checksummed), so that a class
+	// folder whose folders all have the modification time and size they
+	// had is not listed and its files not stat'ed again: ImageNet's 1.28M
+	// files take seconds to minutes to list. A file rewritten in place is
+	// not noticed (its folder does not change), as the manifest does not
+	// notice a same-size rewrite.
+	ListingCache string
 	// Mean and Std normalise each channel after scaling bytes to [0,1]:
 	// (b/255 − Mean[c]) / Std[c] in float32, as torchvision's ToTensor and
 	// Normalize compute it. nil means ImageNetMean and ImageNetStd.
@@ -233,6 +241,21 @@ func ImageNetRoot(dataDir string) string {
 // workers decode goroutines per FillBatch and the onCorrupt policy
 // (OnCorruptFail or OnCorruptSkip; "" means fail) for both.
 func OpenImageNet(root string, size, workers int, onCorrupt string) (train, val *Folder, err error) {
+	return OpenImageNetOptions(root, FolderOptions{Size: size, Workers: workers, OnCorrupt: onCorrupt})
+}
+
+// DefaultListingCache is where runs cache ImageNet's listings: the user's
+// cache folder's rst/listings.
+func DefaultListingCache() string {
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "rst", "listings")
+	}
+	return ""
+}
+
+// OpenImageNetOptions is OpenImageNet with opt's Size, Workers, OnCorrupt
+// and ListingCache (Train is set per split).
+func OpenImageNetOptions(root string, opt FolderOptions) (train, val *Folder, err error) {
 	fix := "fix: give the folder that holds ImageNet's train/ and val/ splits, each with one sub-folder per class (n01440764/, …) and val/ sorted into them"
 	st, err := os.Stat(root)
 	switch {
@@ -252,7 +275,6 @@ func OpenImageNet(root string, size, workers int, onCorrupt string) (train, val 
 			return nil, nil, fmt.Errorf("imagenet: %s has no %s/ folder (%w); %s", root, split, err, fix)
 		}
 	}
-	opt := FolderOptions{Size: size, Workers: workers, OnCorrupt: onCorrupt}
 	// A prepared copy of both splits (rst data prepare imagenet) is read
 	// instead of the folders.
 	ptr, err := openPrepared(filepath.Join(root, PreparedDir, "train"))
@@ -370,6 +392,7 @@ type classListing struct {
 	files     []folderEntry
 	ignored   int
 	ignoredEx []string
+	dirs      []dirStamp // the folders listed, for the listing cache
 	err       error
 }
 
@@ -378,6 +401,8 @@ type classListing struct {
 // manifest.
 func (f *Folder) list(dir string, folders []string, classIndex map[string]int) error {
 	lists := make([]classListing, len(folders))
+	cache := loadListingCache(f.opt.ListingCache, f.dir)
+	var listed atomic.Int64
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(f.opt.Workers, len(folders)) {
@@ -388,12 +413,24 @@ func (f *Folder) list(dir string, folders []string, classIndex map[string]int) e
 					return
 				}
 				l := &lists[k]
+				if c, ok := cache[folders[k]]; ok && c.fresh(dir) {
+					*l = c.listing()
+					continue
+				}
+				listed.Add(1)
 				l.err = walkImages(filepath.Join(dir, folders[k]), folders[k], 0, l)
 				slices.SortFunc(l.files, func(a, b folderEntry) int { return strings.Compare(a.rel, b.rel) })
 			}
 		})
 	}
 	wg.Wait()
+	if f.opt.ListingCache != "" {
+		if listed.Load() == 0 {
+			note("imagenet: %s's listing from the cache in %s (no class folder changed)", dir, f.opt.ListingCache)
+		} else if err := saveListingCache(f.opt.ListingCache, f.dir, folders, lists); err != nil {
+			note("imagenet: cannot cache the listing of %s in %s: %v (it is listed again next time)", dir, f.opt.ListingCache, err)
+		}
+	}
 	byClass := make([]*classListing, len(f.classes))
 	for k, name := range folders {
 		l := &lists[k]
@@ -455,6 +492,10 @@ func (f *Folder) list(dir string, folders []string, classIndex map[string]int) e
 func walkImages(dir, rel string, depth int, l *classListing) error {
 	if depth > maxFolderDepth {
 		return fmt.Errorf("imagenet: %s is more than %d folders deep inside its class folder (a link loop?); fix: flatten the class folder or remove the loop", dir, maxFolderDepth)
+	}
+	// Stamped before reading: a change while listing shows next time.
+	if st, err := os.Stat(dir); err == nil {
+		l.dirs = append(l.dirs, dirStamp{Rel: rel, MTime: st.ModTime().UnixNano(), Size: st.Size()})
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {

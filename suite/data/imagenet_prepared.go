@@ -90,11 +90,13 @@ func shardName(k int) string { return fmt.Sprintf("shard-%05d.bin", k) }
 // synced, renamed), behind the checksummed header line.
 func writeChecked(path string, body []byte) error {
 	sum := sha256.Sum256(body)
-	tmp := path + ".tmp"
-	fh, err := os.Create(tmp)
+	// A name of its own: two processes may write the same file at once.
+	fh, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
+	tmp := fh.Name()
+	defer os.Remove(tmp) // after a failure; gone after the rename
 	w := bufio.NewWriter(fh)
 	fmt.Fprintf(w, "%s%s\n", preparedMagic, hex.EncodeToString(sum[:]))
 	w.Write(body)

@@ -196,3 +196,53 @@ func TestPreparedCopyResumes(t *testing.T) {
 		t.Errorf("part indexes left: %v", m)
 	}
 }
+
+// The listing cache: a second opening of an unchanged split takes the
+// listing from the cache (same samples and manifest); a file added to a
+// class folder is seen; a damaged cache file is ignored.
+func TestFolderListingCache(t *testing.T) {
+	dir := copyTree(t, filepath.Join(imagenetTestdataRoot, "train"))
+	cache := t.TempDir()
+	var notes bytes.Buffer
+	old := Notes
+	Notes = &notes
+	defer func() { Notes = old }()
+	opt := FolderOptions{Size: 16, ListingCache: cache}
+	a := openFolder(t, dir, nil, opt)
+	if strings.Contains(notes.String(), "from the cache") {
+		t.Fatal("the first listing came from the cache")
+	}
+	b := openFolder(t, dir, nil, opt)
+	if !strings.Contains(notes.String(), "from the cache") {
+		t.Errorf("the second listing did not come from the cache: %q", notes.String())
+	}
+	if a.Manifest() != b.Manifest() || a.Len() != b.Len() || !slices.Equal(a.Labels(), b.Labels()) {
+		t.Fatalf("cached listing differs: %+v against %+v", b.Manifest(), a.Manifest())
+	}
+	// A new file in class 1.
+	data, err := os.ReadFile(a.Path(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(filepath.Join(dir, a.Classes()[1], "zz_new.JPEG"), data)
+	notes.Reset()
+	c := openFolder(t, dir, nil, opt)
+	if c.Len() != a.Len()+1 || strings.Contains(notes.String(), "from the cache") {
+		t.Errorf("after adding a file: %d images (want %d), notes %q", c.Len(), a.Len()+1, notes.String())
+	}
+	ref := openFolder(t, dir, nil, FolderOptions{Size: 16})
+	if c.Manifest().SHA256 != ref.Manifest().SHA256 {
+		t.Error("the listing after a change differs from an uncached one")
+	}
+	// A damaged cache file: listed again, correctly.
+	files, _ := filepath.Glob(filepath.Join(cache, "*.listing"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v", files)
+	}
+	os.WriteFile(files[0], []byte("garbage"), 0o644)
+	notes.Reset()
+	d := openFolder(t, dir, nil, opt)
+	if d.Manifest().SHA256 != ref.Manifest().SHA256 || strings.Contains(notes.String(), "from the cache") {
+		t.Errorf("with a damaged cache: manifest %s, notes %q", d.Manifest().SHA256, notes.String())
+	}
+}

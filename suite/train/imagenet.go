@@ -51,7 +51,8 @@ func runImageNet(ctx context.Context, cfg Config, progress Progress) (*Record, e
 	if data.Notes != nil { // the listing stats every file: seconds for ImageNet's 1.3 million
 		fmt.Fprintf(data.Notes, "imagenet: listing %s/train and %s/val\n", root, root)
 	}
-	tr, val, err := data.OpenImageNet(root, size, 0, cfg.OnCorrupt)
+	// The listing is cached: an unchanged tree is not listed again.
+	tr, val, err := data.OpenImageNetOptions(root, data.FolderOptions{Size: size, OnCorrupt: cfg.OnCorrupt, ListingCache: data.DefaultListingCache()})
 	if err != nil {
 		return nil, err
 	}
