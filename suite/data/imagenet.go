@@ -787,6 +787,11 @@ func (f *Folder) decode(sc *folderScratch, i int, key *drawKey) (decoded, error)
 	if err != nil {
 		return decoded{}, err
 	}
+	return f.decodeFile(sc, key)
+}
+
+// decodeFile decodes sc.file for decode.
+func (f *Folder) decodeFile(sc *folderScratch, key *drawKey) (decoded, error) {
 	if turboJPEG && bytes.HasPrefix(sc.file, jpegMagic) {
 		if w, h, ok := turboHeader(sc); ok && w > 0 && h > 0 && int64(w)*int64(h) <= maxImagePixels {
 			num := 8

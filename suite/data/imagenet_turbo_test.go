@@ -190,3 +190,31 @@ func TestFolderDCTScaledDeterminism(t *testing.T) {
 		}
 	}
 }
+
+// Any bytes, decoded and transformed, give an image or an error, never a
+// panic or a crash in C: truncated, bit-flipped and foreign files.
+func FuzzFolderDecode(f *testing.F) {
+	for _, b := range testJPEGs(&testing.T{}) {
+		if len(b) > 20000 {
+			continue // the 500×375 file: too slow under the fuzzer's instrumentation
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/3])
+		c := append([]byte(nil), b...)
+		c[len(c)/2] ^= 0x55
+		f.Add(c)
+	}
+	f.Add([]byte("\xff\xd8\xff\xe0 not really"))
+	fo := &Folder{opt: FolderOptions{Size: 16, Train: true}, evalShort: 18}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sc := &folderScratch{file: b}
+		for _, key := range []*drawKey{nil, {1, 0, 3}} {
+			img, err := fo.decodeFile(sc, key)
+			if err != nil {
+				continue
+			}
+			out := make([]float32, 16*16*3)
+			fo.transform(sc, out, img, 1, 0, 3)
+		}
+	})
+}
