@@ -297,6 +297,9 @@ func OpenImageNetOptions(root string, opt FolderOptions) (train, val *Folder, er
 		note("imagenet: reading the prepared copy in %s (longer sides at most %d pixels), not the folders; delete it to read them", filepath.Join(root, PreparedDir), ptr.idx.MaxSide)
 		return train, val, nil
 	}
+	if ptr != nil || pval != nil {
+		note("imagenet: %s holds a prepared copy of one split only; reading the folders (run rst data prepare imagenet again to finish it)", filepath.Join(root, PreparedDir))
+	}
 	opt.Train = true
 	train, err = OpenFolder(filepath.Join(root, "train"), nil, opt)
 	if err != nil {
