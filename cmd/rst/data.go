@@ -297,6 +297,13 @@ func runDataPrepare(args []string) error {
 			classes = tr.Classes()
 		}
 		dst := filepath.Join(root, data.PreparedDir, split)
+		// A split finished by an earlier, stopped run is kept: resuming.
+		if ok, err := data.PreparedComplete(dst); err != nil {
+			return err
+		} else if ok {
+			fmt.Fprintf(os.Stderr, "imagenet: %s is already prepared (delete it to prepare it again)\n", dst)
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "imagenet: preparing %s into %s (longer side ≤ %d)\n", filepath.Join(root, split), dst, *maxSide)
 		last := -1
 		err := data.PrepareSplit(filepath.Join(root, split), dst, classes, data.PrepareOptions{MaxSide: *maxSide, OnCorrupt: *onCorrupt, Workers: *workers,

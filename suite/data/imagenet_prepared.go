@@ -250,6 +250,13 @@ func (f *Folder) PreparedFrom() (source FileSum, maxSide int, ok bool) {
 	return f.prep.idx.Source, f.prep.idx.MaxSide, true
 }
 
+// PreparedComplete reports whether dst holds a complete prepared copy; a
+// damaged one is an error naming it.
+func PreparedComplete(dst string) (bool, error) {
+	ps, err := openPrepared(dst)
+	return ps != nil, err
+}
+
 // PrepareOptions configures PrepareSplit.
 type PrepareOptions struct {
 	MaxSide   int    // the longer side's bound, in pixels
@@ -315,7 +322,8 @@ func partName(k int) string { return fmt.Sprintf("shard-%05d.part", k) }
 
 // shardPart is a shard's entries, written beside it once it is complete.
 type shardPart struct {
-	Lo, Hi int
+	MaxSide int
+	Lo, Hi  int
 	Rel    []string
 	Bytes  int64
 	Size   []int32
@@ -324,14 +332,15 @@ type shardPart struct {
 }
 
 // resumeShard takes shard k from an earlier run when its part index
-// verifies, covers the same images and the shard has its size.
+// verifies, is for the same --max-side, covers the same images and the
+// shard has its size.
 func resumeShard(dst string, k, lo, hi int, x *preparedIndexData) bool {
 	body, _, err := readChecked(filepath.Join(dst, partName(k)))
 	if err != nil {
 		return false
 	}
 	var p shardPart
-	if json.Unmarshal(body, &p) != nil || p.Lo != lo || p.Hi != hi || len(p.Size) != hi-lo || len(p.CRC) != hi-lo || len(p.Rel) != hi-lo {
+	if json.Unmarshal(body, &p) != nil || p.MaxSide != x.MaxSide || p.Lo != lo || p.Hi != hi || len(p.Size) != hi-lo || len(p.CRC) != hi-lo || len(p.Rel) != hi-lo {
 		return false
 	}
 	for j := range p.Rel {
@@ -383,7 +392,7 @@ func writeShard(f *Folder, dst string, k, lo, hi int, x *preparedIndexData, opt 
 		})
 	}
 	wg.Wait()
-	p := shardPart{Lo: lo, Hi: hi, Rel: x.Rel[lo:hi], Size: make([]int32, hi-lo), CRC: make([]uint32, hi-lo), Bad: map[int]string{}}
+	p := shardPart{MaxSide: opt.MaxSide, Lo: lo, Hi: hi, Rel: x.Rel[lo:hi], Size: make([]int32, hi-lo), CRC: make([]uint32, hi-lo), Bad: map[int]string{}}
 	sp := filepath.Join(dst, shardName(k))
 	fh, err := os.Create(sp + ".tmp")
 	if err != nil {
