@@ -324,11 +324,11 @@ func partName(k int) string { return fmt.Sprintf("shard-%05d.part", k) }
 type shardPart struct {
 	MaxSide int
 	Lo, Hi  int
-	Rel    []string
-	Bytes  int64
-	Size   []int32
-	CRC    []uint32
-	Bad    map[int]string
+	Rel     []string
+	Bytes   int64
+	Size    []int32
+	CRC     []uint32
+	Bad     map[int]string
 }
 
 // resumeShard takes shard k from an earlier run when its part index
