@@ -44,12 +44,21 @@ test:
 	$(GO) test $(TAGS) -short -count=1 ./...
 	$(GO) run $(TAGS) ./cmd/rst verify --results results
 	$(MAKE) test-dry-run
+	$(MAKE) test-gpu-double
 
 # The paper profile's table3 through rst run --dry-run on the CPU: every
 # cell trains 2 steps on testdata/'s CIFAR-format files and renders.
 .PHONY: test-dry-run
 test-dry-run: build
 	scripts/dryrun/table3.sh $(RST) cpu 2
+
+# The CUDA backend end to end on the CPU double of the CUDA libraries
+# (gpu/double): its builds and C tests, kernels.cu through clang-19, gpu/'s
+# tests and the conformance suite on cuda and cuda-tf32, a few training
+# steps against the CPU backend, and table3's paper dry run on cuda.
+.PHONY: test-gpu-double
+test-gpu-double: build
+	scripts/gpudouble/test.sh $(RST)
 
 # The long checks too (cost ratios, 3-epoch MNIST comparisons).
 test-long:

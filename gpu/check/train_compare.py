@@ -3,7 +3,9 @@
 the cuda device from the same seed (the small CIFAR-format files in
 testdata/), and compares the per-epoch training and test losses.
 
-Usage: train_compare.py RST DATA_DIR OUT_JSON [DEVICE [TOL]]  (DEVICE: cuda)
+Usage: train_compare.py RST DATA_DIR OUT_JSON [--device cuda] [--tol 2e-3]
+       [--models smallcnn,resnet18,wrn10-1,vit-mini] [--batch 32] [--steps 4]
+(make test-gpu-double runs it smaller on the CPU double of CUDA.)
 Prints one line per run and a last line with the largest relative error.
 Exit status 1 when a cuda run fails or differs by more than the tolerance.
 """
@@ -11,7 +13,18 @@ import json
 import subprocess
 import sys
 
-rst, data_dir, out_path = sys.argv[1:4]
+import argparse
+ap = argparse.ArgumentParser()
+ap.add_argument("rst")
+ap.add_argument("data_dir")
+ap.add_argument("out_json")
+ap.add_argument("--device", default="cuda")
+ap.add_argument("--tol", type=float, default=2e-3)
+ap.add_argument("--models", default="smallcnn,resnet18,wrn10-1,vit-mini")
+ap.add_argument("--batch", type=int, default=32)
+ap.add_argument("--steps", type=int, default=4)
+args = ap.parse_args()
+rst, data_dir, out_path = args.rst, args.data_dir, args.out_json
 
 
 def make_cifar(folder, per_file=64, seed=7):
@@ -45,22 +58,23 @@ import os
 import tempfile
 gen = tempfile.mkdtemp(prefix="rst-train-compare-")
 make_cifar(os.path.join(gen, "cifar-10-batches-bin"))
-COMMON = ["--batch", "32", "--subset", "32", "--epochs", "4", "--seed", "1", "--json", "--lr", "0.002"]
-RUNS = [(m, meth) for m in ("smallcnn", "resnet18", "wrn10-1", "vit-mini") for meth in ("sgd", "sam", "rst")]
+COMMON = ["--batch", str(args.batch), "--subset", str(args.batch), "--test-subset", "16", "--epochs", str(args.steps),
+          "--seed", "1", "--json", "--lr", "0.002"]
+RUNS = [(m, meth) for m in args.models.split(",") for meth in ("sgd", "sam", "rst")]
 # FP32 cuDNN/cuBLAS against the CPU backend: summation order differs, and
 # three steps of training amplify it a little.
-TOL = float(sys.argv[5]) if len(sys.argv) > 5 else 2e-3
-DEVICE = sys.argv[4] if len(sys.argv) > 4 else "cuda"
+TOL = args.tol
+DEVICE = args.device
 
 
 def train(model, method, device):
     # vit-mini's 7x7 patches need 28x28 images: testdata's MNIST files.
-    data = ["--data", "mnist", "--data-dir", data_dir, "--batch", "5", "--subset", "5"] if model.startswith("vit") \
+    data = ["--data", "mnist", "--data-dir", data_dir, "--batch", "5", "--subset", "5", "--test-subset", "5"] if model.startswith("vit") \
         else ["--data", "cifar10", "--data-dir", gen]
     cmd = [rst, "train", "--model", model, "--method", method, "--device", device] + COMMON + data
     if method == "rst":
         cmd += ["--schedule", "constant:0.5"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if p.returncode != 0:
         return None, p.stderr.strip().splitlines()[-3:] if p.stderr else ["exit %d" % p.returncode]
     return json.loads(p.stdout), None
@@ -93,6 +107,7 @@ for model, method in RUNS:
           f"{'ok' if ok else 'MISMATCH'}  losses cpu/cuda: "
           + " ".join(f"{x:.4f}/{y:.4f}" for k, _, x, y in pairs if k == "train_loss"), flush=True)
     results.append(row)
-json.dump({"runs": results, "max_rel": worst, "tolerance": TOL, "failed": bad}, open(out_path, "w"), indent=1)
+steps = sum(len(r.get("pairs", [])) // 2 for r in results)
+json.dump({"runs": results, "max_rel": worst, "tolerance": TOL, "failed": bad, "steps_compared": steps}, open(out_path, "w"), indent=1)
 print(f"train compare: {len(RUNS) - bad} of {len(RUNS)} runs agree (max rel {worst:.2e}, tolerance {TOL:g})")
 sys.exit(1 if bad else 0)
