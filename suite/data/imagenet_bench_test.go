@@ -87,9 +87,10 @@ func writeBenchFolder(b testing.TB, dir string) float64 {
 // same per core used (workers, at most GOMAXPROCS), and per second of the
 // process's CPU time (images/cpu-s: per core, but not lowered by other
 // processes competing for the cores, and counting the garbage collector's
-// work). Run:
+// work), and the user and system parts of that CPU time per 1000 images.
+// Run:
 //
-//	go test -run '^$' -bench BenchmarkFolderFillBatch -benchtime 40x ./suite/data/
+//	go test [-tags turbojpeg] -run '^$' -bench BenchmarkFolderFillBatch -benchtime 20x ./suite/data/
 //
 // The files stay in the page cache after they are written, so this is the
 // decoder's and the transform's speed, not the disk's.
@@ -137,6 +138,7 @@ func BenchmarkFolderFillBatch(b *testing.B) {
 			b.ReportAllocs()
 			n := 0
 			cpu0 := processCPUTime()
+			user0, sys0 := processCPUTimes()
 			for b.Loop() {
 				epoch, k := n/perEpoch, n%perEpoch
 				if k == 0 {
@@ -148,6 +150,10 @@ func BenchmarkFolderFillBatch(b *testing.B) {
 				n++
 			}
 			cpu := processCPUTime() - cpu0
+			user1, sys1 := processCPUTimes()
+			// The loop's user and system CPU seconds per 1000 images.
+			b.ReportMetric((user1-user0).Seconds()/float64(n*benchBatch)*1000, "user-s/kimage")
+			b.ReportMetric((sys1-sys0).Seconds()/float64(n*benchBatch)*1000, "sys-s/kimage")
 			perSec := float64(n*benchBatch) / b.Elapsed().Seconds()
 			b.ReportMetric(perSec, "images/s")
 			b.ReportMetric(perSec/float64(min(c.workers, runtime.GOMAXPROCS(0))), "images/s/core")
