@@ -86,3 +86,20 @@ func TestConformanceMasksMatchCPU(t *testing.T) {
 		})
 	}
 }
+
+// TestReportConvAlgorithms logs, for ResNet-18's convolutions at batch
+// 64, the algorithms cuDNN's Find offers in each direction and the one the
+// backend chose: what the CPU double cannot tell. It only reports (on a
+// GPU; gpu-check's summary shows it), and fails only if a step fails.
+func TestReportConvAlgorithms(t *testing.T) {
+	if os.Getenv("RST_REQUIRE_GPU") != "1" {
+		t.Skip("a report from a real GPU (make gpu-check sets RST_REQUIRE_GPU=1)")
+	}
+	for _, o := range []Options{{}, {TF32: true}} {
+		b := openOrSkip(t, o)
+		if err := nntest.TrainStep(b, "resnet18", []int{32, 32, 3}, 64); err != nil {
+			t.Fatalf("resnet18 step on %s: %v", b.Name(), err)
+		}
+		t.Logf("cuDNN algorithms on %s (TF32 %v; * = chosen):\n%s", b.Describe(), o.TF32, b.ConvReport())
+	}
+}

@@ -2,6 +2,8 @@ package gpu
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"unsafe"
 
 	"github.com/rst-bench/rst/suite/nn"
@@ -19,6 +21,10 @@ type convPlan struct {
 	fwdC, dataC, filterC    uintptr // one convolution descriptor per direction (math types may differ)
 	fwd, data, filter       int32   // algorithms
 	fwdWS, dataWS, filterWS uint64  // workspace bytes
+	// What Find offered in each direction (forward, backward data,
+	// backward filter), for ConvReport: which algorithms a real cuDNN has
+	// for a shape is what the CPU double cannot tell.
+	found [3][]convPerf
 }
 
 // slower is how much slower a deterministic algorithm may be than the
@@ -73,11 +79,14 @@ func (b *Backend) plan(k convKey) *convPlan {
 	}
 	var perf [16]convPerf
 	var got int32
+	dir := 0
 	choose := func(r int32, call string, desc uintptr, algo *int32, ws *uint64) {
 		b.dnnFail(r, call)
 		if b.err != nil {
 			return
 		}
+		p.found[dir] = append([]convPerf(nil), perf[:got]...)
+		dir++
 		c, ok := pick(perf[:got])
 		if !ok {
 			b.fail(fmt.Errorf("%s: no algorithm for %+v", call, k))
@@ -103,6 +112,45 @@ func (b *Backend) plan(k convKey) *convPlan {
 	}
 	b.convs[k] = p
 	return p
+}
+
+// ConvReport lists, per convolution shape planned so far, the algorithms
+// cuDNN's Find offered in each direction (id, time in ms, deterministic or
+// not, workspace) and the one chosen.
+func (b *Backend) ConvReport() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keys := make([]convKey, 0, len(b.convs))
+	for k := range b.convs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	var sb strings.Builder
+	for _, k := range keys {
+		p := b.convs[k]
+		fmt.Fprintf(&sb, "conv n=%d %dx%dx%d -> %d, %dx%d stride %d pad %d:\n", k.n, k.h, k.w, k.c, k.cout, k.kh, k.kw, k.s, k.p)
+		for d, name := range []string{"forward", "backward data", "backward filter"} {
+			chosen := []int32{p.fwd, p.data, p.filter}[d]
+			fmt.Fprintf(&sb, "  %-15s", name)
+			for _, f := range p.found[d] {
+				if f.Status != 0 {
+					fmt.Fprintf(&sb, " [algo %d: status %d]", f.Algo, f.Status)
+					continue
+				}
+				mark := ""
+				if f.Algo == chosen {
+					mark = "*"
+				}
+				det := "nondet"
+				if f.Determinism == cudnnDeterministic {
+					det = "det"
+				}
+				fmt.Fprintf(&sb, " [%salgo %d %.3f ms %s ws %d KiB math %d]", mark, f.Algo, f.Time, det, f.Memory>>10, f.MathType)
+			}
+			sb.WriteString("\n")
+		}
+	}
+	return sb.String()
 }
 
 // workspace returns at least n bytes of cuDNN workspace.

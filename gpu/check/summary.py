@@ -48,6 +48,22 @@ if os.path.exists(conf):
     if fails:
         p(f"  {len(fails)} failing (sub)tests, first: " + ", ".join(fails[:10]))
 
+if os.path.exists(conf):
+    # What the CPU double of CUDA (make test-gpu-double) cannot tell.
+    p("\nwhat only a real GPU tells (the CPU double cannot):")
+    m = re.search(r"cuda: (.*?NVRTC [^;]*;[^\n]*)", text)
+    p("  NVRTC accepted kernels.cu and the backend opened:", m.group(1)[:300] if m else "NO (see conformance.out)")
+    algos = re.search(r"cuDNN algorithms on .*?\n((?:\s+(?:conv|forward|backward).*\n)+)", text)
+    if algos:
+        lines = algos.group(1).splitlines()
+        nondet_first = sum(1 for l in lines if re.search(r"^\s+\w.*?\[algo \d+ [\d.]+ ms nondet", l))
+        chosen_nondet = sum(1 for l in lines if "*algo" in l and re.search(r"\*algo \d+ [\d.]+ ms nondet", l))
+        p(f"  cuDNN algorithms for ResNet-18's shapes (FP32, batch 64): {sum(1 for l in lines if l.strip().startswith('conv'))} shapes; "
+          f"fastest non-deterministic in {nondet_first} directions, non-deterministic chosen in {chosen_nondet} (full list in conformance.out)")
+    else:
+        p("  cuDNN algorithm report: none (TestReportConvAlgorithms in conformance.out)")
+    p("  speed: the step times below")
+
 tc = os.path.join(out, "train_compare.out")
 if os.path.exists(tc):
     p("\ntraining, cuda against the CPU backend (4 steps, same seed):")

@@ -337,3 +337,11 @@ func modelFD(t reporter, tr *trace) {
 		}
 	}
 }
+
+// TrainStep runs the model check's three SGD steps of model on b at this
+// input shape and batch, for reports that need a backend warmed up on a
+// real model (the cuda backend's cuDNN algorithm report).
+func TrainStep(b nn.Backend, model string, in []int, batch int) error {
+	_, err := trainSteps(b, modelCase{name: model, in: in, batch: batch, cross: batch})
+	return err
+}
