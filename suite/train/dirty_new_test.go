@@ -2,30 +2,18 @@ package train
 
 import (
 	"context"
-	"math"
 	"testing"
 
 	"github.com/rst-bench/rst/suite/data"
 	"github.com/rst-bench/rst/suite/nn"
+	"github.com/rst-bench/rst/suite/nn/nntest"
 	"github.com/rst-bench/rst/suite/optim"
 )
 
-// dirtyNewCPU is the CPU backend with New returning NaN-filled tensors: the
-// cuda device hands out reused memory without clearing it, so anything
-// the trainer, a model or an optimizer reads before writing shows here as
-// a NaN loss or a record that differs from the clean CPU's.
-type dirtyNewCPU struct{ *nn.CPU }
-
-func (c *dirtyNewCPU) New(shape ...int) *nn.Tensor {
-	t := c.CPU.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = float32(math.NaN())
-	}
-	return t
-}
-
+// Every method trains the same on nntest.DirtyNewCPU (New returns NaN, as
+// reused device memory may hold anything) as on the plain CPU backend.
 func TestEveryMethodReadsNoUnwrittenMemory(t *testing.T) {
-	nn.Register("dirty-new-test", func() (nn.Backend, error) { return &dirtyNewCPU{nn.NewCPU()}, nil })
+	nn.Register("dirty-new-test", func() (nn.Backend, error) { return &nntest.DirtyNewCPU{CPU: nn.NewCPU()}, nil })
 	train := data.Synthetic("synthetic", 96, 8, 8, 1, 10, nil, nil)
 	test := data.Synthetic("synthetic", 32, 8, 8, 1, 10, nil, nil)
 	for _, method := range optim.MethodNames() {
