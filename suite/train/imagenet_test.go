@@ -41,6 +41,9 @@ func TestImageNetRunFromFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rec.Provenance.JPEGDecoder != data.JPEGDecoder() || rec.Provenance.JPEGDecoder == "" {
+		t.Errorf("record's jpeg_decoder %q, want this build's %q", rec.Provenance.JPEGDecoder, data.JPEGDecoder())
+	}
 	if rec.Steps != 2*(12/4) || len(rec.Epochs) != 2 || len(rec.Provenance.Data) != 2 {
 		t.Fatalf("steps %d, epochs %d, data %+v", rec.Steps, len(rec.Epochs), rec.Provenance.Data)
 	}

@@ -135,6 +135,9 @@ type Provenance struct {
 	// Skipped lists the images an ImageNet run could not decode and
 	// replaced (--on-corrupt skip): the run saw other images in their place.
 	Skipped []string `json:"skipped,omitempty"`
+	// JPEGDecoder is what decoded an ImageNet run's images (libjpeg-turbo
+	// or Go's image/jpeg, by build): their pixels differ within ±1.
+	JPEGDecoder string `json:"jpeg_decoder,omitempty"`
 }
 
 func provenance(backend, device string, start time.Time) Provenance {
