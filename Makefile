@@ -209,5 +209,5 @@ gpu-clang-check:
 #   RST_CUDA_DOUBLE=$PWD/gpu/double/lib go test ./gpu
 .PHONY: gpu-double
 gpu-double:
-	$(MAKE) -C gpu/double all lib/driver_test
+	$(MAKE) -C gpu/double all lib/driver_test lib/blasdnn_test
 # ---- end of the CPU double block ----
