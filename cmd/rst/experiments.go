@@ -97,14 +97,14 @@ func (f *expFlags) resolve(args []string, all bool) (*experiments.Profile, *stor
 		return nil, nil, nil, fmt.Errorf("--dry-run %d: want a positive number of steps", f.dryRun)
 	}
 	dir := f.results
-	if f.dryRun > 0 && f.seeds == 0 {
-		f.seeds = 1 // a dry run checks the path, not the spread over seeds
-	}
 	if f.dryRun > 0 {
 		// Dry runs never enter a store that holds results: their records
 		// (marked dry_run, so with ids of their own) and outputs go to a
 		// sub-store that .gitignore leaves out.
 		dir = filepath.Join(f.results, "dry-run")
+		if f.seeds == 0 {
+			f.seeds = 1 // a dry run checks the path, not the spread over seeds
+		}
 	}
 	st, err := store.At(dir)
 	if err != nil {

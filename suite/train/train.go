@@ -87,6 +87,15 @@ func RunModel(ctx context.Context, cfg Config, trainSet, testSet *data.Set, prog
 	return rec, t.net, nil
 }
 
+// subset is s.Subset(n) from the run's seed; a dry run takes at most what
+// s holds (its config, and so its id, keeps n).
+func (cfg Config) subset(s *data.Set, n int) (*data.Set, error) {
+	if cfg.DryRun {
+		n = min(n, s.Len())
+	}
+	return s.Subset(n, cfg.Seed)
+}
+
 func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress Progress) (*Record, *trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
@@ -97,11 +106,7 @@ func run(ctx context.Context, cfg Config, trainSet, testSet *data.Set, progress 
 	}
 	if cfg.TestSubset > 0 {
 		var err error
-		n := cfg.TestSubset
-		if cfg.DryRun {
-			n = min(n, testSet.Len())
-		}
-		if testSet, err = testSet.Subset(n, cfg.Seed); err != nil {
+		if testSet, err = cfg.subset(testSet, cfg.TestSubset); err != nil {
 			return nil, nil, fmt.Errorf("--test-subset: %w", err)
 		}
 	}
@@ -288,11 +293,7 @@ func trainSource(cfg Config, trainSet *data.Set) (setSource, error) {
 	}
 	if cfg.Subset > 0 {
 		var err error
-		n := cfg.Subset
-		if cfg.DryRun {
-			n = min(n, trainSet.Len()) // the config, and so the id, keeps its value
-		}
-		if trainSet, err = trainSet.Subset(n, cfg.Seed); err != nil {
+		if trainSet, err = cfg.subset(trainSet, cfg.Subset); err != nil {
 			return setSource{}, fmt.Errorf("--subset: %w", err)
 		}
 	}
