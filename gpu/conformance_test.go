@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rst-bench/rst/suite/nn"
@@ -100,6 +101,12 @@ func TestReportConvAlgorithms(t *testing.T) {
 		if err := nntest.TrainStep(b, "resnet18", []int{32, 32, 3}, 64); err != nil {
 			t.Fatalf("resnet18 step on %s: %v", b.Name(), err)
 		}
-		t.Logf("cuDNN algorithms on %s (TF32 %v; * = chosen):\n%s", b.Describe(), o.TF32, b.ConvReport())
+		report := b.ConvReport()
+		t.Logf("cuDNN algorithms on %s (TF32 %v; * = chosen):\n%s", b.Describe(), o.TF32, report)
+		// Every shape has a chosen algorithm in each of its three directions.
+		shapes, chosen := strings.Count(report, "conv n="), strings.Count(report, "[*algo")
+		if shapes == 0 || chosen != 3*shapes {
+			t.Errorf("%d convolution shapes with %d chosen algorithms, want 3 per shape", shapes, chosen)
+		}
 	}
 }
