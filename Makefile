@@ -116,16 +116,22 @@ PEER_PYTHON ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import torc
 PEER_MODELS ?= smallcnn,resnet18,wrn16-4,vgg16-bn
 PEER_ROUNDS ?= 2
 PEER_STEPS ?= 5
+# PyTorch's side in its best configuration: each memory format timed and
+# the faster kept per model, glibc's mmap/trim thresholds and top pad raised
+# for its process (PEER_TORCH_MALLOC=default leaves them); see compare.py.
+PEER_FORMATS ?= channels_last,contiguous
+PEER_TORCH_MALLOC ?= tuned
+PEER_FLAGS = --formats $(PEER_FORMATS) --torch-malloc $(PEER_TORCH_MALLOC)
 .PHONY: bench-peer
 bench-peer: build
 	@test -n "$(PEER_PYTHON)" || { echo "bench-peer: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
-	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models $(PEER_MODELS) --rounds $(PEER_ROUNDS) --steps $(PEER_STEPS)
+	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models $(PEER_MODELS) --rounds $(PEER_ROUNDS) --steps $(PEER_STEPS) $(PEER_FLAGS)
 
 # The ImageNet-size models, ResNet-50 and ViT-S/16 at 224×224, batch 16.
 .PHONY: bench-peer-imagenet
 bench-peer-imagenet: build
 	@test -n "$(PEER_PYTHON)" || { echo "bench-peer-imagenet: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }
-	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models resnet50,vit-s16 --data imagenet --batch 16 --rounds 2 --steps 2
+	$(PEER_PYTHON) bench/peer/compare.py --rst $(RST) --models resnet50,vit-s16 --data imagenet --batch 16 --rounds 2 --steps 2 $(PEER_FLAGS)
 
 # The ImageNet folder loader, ours (this build, and pure Go) beside
 # torchvision's ImageFolder + DataLoader (bench/peer/input_peer.py, Debian's

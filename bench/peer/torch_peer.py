@@ -2,16 +2,25 @@
 """PyTorch CPU peer of `rst bench`: times a forward+backward pass and a
 whole SGD step of the suite's models, rebuilt layer for layer from
 suite/models, on synthetic inputs (CIFAR-shaped by default; --shape
-224,224,3 --classes 1000 for the ImageNet models) in channels-last layout.
+224,224,3 --classes 1000 for the ImageNet models), in channels-last
+(the default) or contiguous memory format (--format).
 
 Prints one JSON object: params (trainable scalars, to check against ours),
-fwd_bwd_ms and step_ms (medians after warm-up, as rst bench measures them)
-and peak_rss_mb (ru_maxrss of this process). --count prints the object
-with params alone, without timing. Run with Debian's python3-torch (1.13):
+fwd_bwd_ms and step_ms (medians after warm-up, as rst bench measures them),
+user_s, sys_s and minflt (the process's CPU seconds, all threads, and minor
+page faults over the timed passes, from getrusage before and after them,
+as rst bench --json reports them; step_user_s, step_sys_s, step_minflt
+over the timed steps), peak_rss_mb (ru_maxrss of this process), and malloc:
+the glibc allocator variables this process was given and, where the mmap
+threshold is above 48 MiB, whether a 48 MiB block came from the heap (the
+threshold in effect) or from mmap (not). --count prints the object with
+params alone, without timing. Run with Debian's python3-torch (1.13):
 /usr/bin/python3 torch_peer.py.
 """
 import argparse
+import ctypes
 import json
+import os
 import resource
 import statistics
 import time
@@ -233,6 +242,41 @@ KNOWN_PARAMS = {"resnet50": 25_557_032, "resnet101": 44_549_160, "vit-s16": 22_0
                 "vgg16-bn-imagenet": 138_365_992 - 4_224}
 
 
+MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+PROBE = 48 << 20  # above glibc's documented 64-bit mmap-threshold maximum, 32 MiB
+
+
+def malloc_report():
+    """The allocator variables this process has, and whether a PROBE-byte
+    block is served from the heap when the mmap threshold asks for it:
+    glibc's mallinfo2 counts the mmapped blocks before and after malloc
+    (the block is not touched, so it costs no page faults)."""
+    r = {k: os.environ[k] for k in MALLOC_VARS if k in os.environ}
+    try:
+        want = int(os.environ.get("MALLOC_MMAP_THRESHOLD_", "0"))
+    except ValueError:
+        want = 0
+    if want <= PROBE:
+        return r
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return r
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    before = libc.mallinfo2().hblks
+    p = libc.malloc(PROBE)
+    r["heap_probe_mib"] = PROBE >> 20
+    r["threshold_in_effect"] = bool(p) and libc.mallinfo2().hblks == before
+    libc.free(p)
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="smallcnn")
@@ -241,12 +285,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--shape", default="32,32,3", help="H,W,C of the synthetic inputs")
     ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--format", default="channels_last", choices=("channels_last", "contiguous"),
+                    help="memory format of the model and its input")
     ap.add_argument("--count", action="store_true", help="print the parameter count only (and check it where known), no timing")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     h, w, c = (int(v) for v in a.shape.split(","))
-    model = build(a.model, c, h, w, a.classes).to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if a.format == "channels_last" else torch.contiguous_format
+    model = build(a.model, c, h, w, a.classes).to(memory_format=fmt)
     params = sum(p.numel() for p in model.parameters())
     if a.count:
         r = {"model": a.model, "shape": [h, w, c], "classes": a.classes, "params": params}
@@ -258,7 +305,7 @@ def main():
             raise SystemExit(f"torch_peer: {a.model} has {params} parameters, want {want}")
         return
     model.train()
-    x = torch.randn(a.batch, c, h, w).to(memory_format=torch.channels_last)
+    x = torch.randn(a.batch, c, h, w).contiguous(memory_format=fmt)
     y = torch.randint(0, a.classes, (a.batch,))
     # rst bench's default step: SGD with Nesterov momentum, L2 and clipping.
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
@@ -274,18 +321,27 @@ def main():
         opt.step()
 
     def timed(fn):
+        """The median wall milliseconds of the timed calls, and the user
+        and system seconds and minor faults of the process over them."""
+        for _ in range(2):
+            fn()
         out = []
-        for i in range(2 + a.steps):
+        u0 = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(a.steps):
             t0 = time.perf_counter()
             fn()
-            if i >= 2:
-                out.append(time.perf_counter() - t0)
-        return 1e3 * statistics.median(out)
+            out.append(time.perf_counter() - t0)
+        u1 = resource.getrusage(resource.RUSAGE_SELF)
+        return 1e3 * statistics.median(out), u1.ru_utime - u0.ru_utime, u1.ru_stime - u0.ru_stime, u1.ru_minflt - u0.ru_minflt
 
+    mal = malloc_report()
+    fwd_bwd, user, sys_, flt = timed(pass_)
+    step_ms, step_user, step_sys, step_flt = timed(step)
     r = {"model": a.model, "batch": a.batch, "shape": [h, w, c], "classes": a.classes, "params": params,
-         "threads": torch.get_num_threads(),
-         "torch": torch.__version__, "fwd_bwd_ms": timed(pass_), "step_ms": timed(step),
-         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+         "threads": torch.get_num_threads(), "format": a.format,
+         "torch": torch.__version__, "fwd_bwd_ms": fwd_bwd, "step_ms": step_ms,
+         "user_s": user, "sys_s": sys_, "minflt": flt, "step_user_s": step_user, "step_sys_s": step_sys, "step_minflt": step_flt,
+         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "malloc": mal}
     print(json.dumps(r))
 
 

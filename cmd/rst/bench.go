@@ -82,6 +82,8 @@ func runBench(args []string) error {
 	}
 	fmt.Fprintf(os.Stdout, "%s on synthetic inputs shaped like %s %v, batch %d, %d params, method %s %s on %s\n", r.Model, cfg.Data, r.Input, r.Batch, r.Params, r.Method, r.Schedule, r.Backend)
 	fmt.Fprintf(os.Stdout, "  forward+backward: %.1f ms median, %.2f GFLOP, %.1f GFLOP/s\n", r.FwdBwdMS, r.GFLOP, r.GFLOPS)
+	fmt.Fprintf(os.Stdout, "  CPU time:         %.1f ms user + %.1f ms sys per pass, %.1f + %.1f per step (all threads)\n",
+		1e3*r.UserS/float64(r.Steps), 1e3*r.SysS/float64(r.Steps), 1e3*r.StepUserS/float64(r.Steps), 1e3*r.StepSysS/float64(r.Steps))
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
 	fmt.Fprintf(os.Stdout, "  allocated/step:   %.0f bytes; peak RSS %.0f MB\n", r.AllocBytesPerStep, r.PeakRSSMB)
 	return nil

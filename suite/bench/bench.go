@@ -33,6 +33,16 @@ type Result struct {
 	PairsPerStep      float64 `json:"pairs_per_step"`
 	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"` // heap bytes allocated per step after warm-up
 	PeakRSSMB         float64 `json:"peak_rss_mb"`
+	// CPU time of the whole process (all threads) over the timed passes
+	// and over the timed steps, from getrusage before and after each loop
+	// (warm-up excluded), in seconds, and the minor page faults in them:
+	// sys time and faults show what the allocator and the kernel cost.
+	UserS      float64 `json:"user_s"`
+	SysS       float64 `json:"sys_s"`
+	MinFlt     int64   `json:"minflt"`
+	StepUserS  float64 `json:"step_user_s"`
+	StepSysS   float64 `json:"step_sys_s"`
+	StepMinFlt int64   `json:"step_minflt"`
 }
 
 // Shapes are the input shapes (H, W, C) of the datasets, so a benchmark
@@ -82,13 +92,16 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 		Backend: s.Backend(), GFLOP: float64(fwd+bwd) / 1e9}
 
 	pass := make([]float64, 0, steps)
-	for i := 0; i < warm+steps; i++ {
+	for i := 0; i < warm; i++ {
+		s.Pass()
+	}
+	u0 := rusage()
+	for i := 0; i < steps; i++ {
 		t0 := time.Now()
 		s.Pass()
-		if i >= warm {
-			pass = append(pass, time.Since(t0).Seconds())
-		}
+		pass = append(pass, time.Since(t0).Seconds())
 	}
+	r.UserS, r.SysS, r.MinFlt = rusage().since(u0)
 	r.FwdBwdMS = 1e3 * median(pass)
 	r.GFLOPS = r.GFLOP / median(pass)
 
@@ -100,12 +113,14 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 	runtime.ReadMemStats(&ms0)
 	times := make([]float64, 0, steps)
 	var pairs float64
+	u0 = rusage()
 	for i := 0; i < steps; i++ {
 		t0 := time.Now()
 		res := s.Step(m, i)
 		times = append(times, time.Since(t0).Seconds())
 		pairs += res.Pairs
 	}
+	r.StepUserS, r.StepSysS, r.StepMinFlt = rusage().since(u0)
 	runtime.ReadMemStats(&ms1)
 	r.StepMS = 1e3 * median(times)
 	var sum float64
@@ -151,6 +166,25 @@ func median(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// usage is the process's CPU time so far and its minor page faults.
+type usage struct {
+	user, sys time.Duration
+	minflt    int64
+}
+
+func rusage() usage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return usage{}
+	}
+	return usage{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), int64(ru.Minflt)}
+}
+
+// since is the user and system seconds and the minor faults from u0 to u.
+func (u usage) since(u0 usage) (user, sys float64, minflt int64) {
+	return (u.user - u0.user).Seconds(), (u.sys - u0.sys).Seconds(), u.minflt - u0.minflt
 }
 
 // peakRSSMB is the process's peak resident set (Linux reports KiB).
