@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/rst-bench/rst/suite/bench"
 	"github.com/rst-bench/rst/suite/buildinfo"
 	"github.com/rst-bench/rst/suite/durable"
+	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/store"
 	"github.com/rst-bench/rst/suite/train"
@@ -36,6 +38,7 @@ func runBench(args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
 	out := fs.String("out", "", "with --compare: also write the timing, with the config, commit and thread count, to this JSON file (what `rst claims` reads from STORE/PROFILE/bench/)")
+	sgemmN := fs.Int("sgemm", 1024, "on the cpu device: also time an N×N×N SGEMM through the engine's BLAS at the same thread count, the machine's GEMM rate to read the model's GFLOP/s against (0: skip)")
 	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -75,18 +78,62 @@ func runBench(args []string) error {
 	if err != nil {
 		return err
 	}
+	res := benchResult{Result: r}
+	if cfg.Device == "cpu" && *sgemmN > 0 {
+		res.SGEMMN, res.SGEMMGFLOPS = *sgemmN, sgemmRate(*sgemmN)
+		res.OfSGEMM = r.GFLOPS / res.SGEMMGFLOPS
+	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(r, "", "  ")
+		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Printf("%s\n", b)
 		return nil
 	}
 	fmt.Fprintf(os.Stdout, "%s on synthetic inputs shaped like %s %v, batch %d, %d params, method %s %s on %s\n", r.Model, cfg.Data, r.Input, r.Batch, r.Params, r.Method, r.Schedule, r.Backend)
-	fmt.Fprintf(os.Stdout, "  forward+backward: %.1f ms median, %.2f GFLOP, %.1f GFLOP/s\n", r.FwdBwdMS, r.GFLOP, r.GFLOPS)
+	fmt.Fprintf(os.Stdout, "  forward+backward: %.1f ms median, %.2f GFLOP, %.1f GFLOP/s", r.FwdBwdMS, r.GFLOP, r.GFLOPS)
+	if res.SGEMMN > 0 {
+		fmt.Fprintf(os.Stdout, " = %.2f× SGEMM's %.1f GFLOP/s (n = %d, %d threads)", res.OfSGEMM, res.SGEMMGFLOPS, res.SGEMMN, runtime.GOMAXPROCS(0))
+	}
+	fmt.Fprintln(os.Stdout)
 	fmt.Fprintf(os.Stdout, "  CPU time:         %.1f ms user + %.1f ms sys per pass, %.1f + %.1f per step (all threads)\n",
 		1e3*r.UserS/float64(r.Steps), 1e3*r.SysS/float64(r.Steps), 1e3*r.StepUserS/float64(r.Steps), 1e3*r.StepSysS/float64(r.Steps))
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
 	fmt.Fprintf(os.Stdout, "  allocated/step:   %.0f bytes; peak RSS %.0f MB\n", r.AllocBytesPerStep, r.PeakRSSMB)
 	return nil
+}
+
+// benchResult is what `rst bench` prints for one model: the benchmark,
+// and on the cpu device the machine's SGEMM rate beside it.
+type benchResult struct {
+	*bench.Result
+	SGEMMN      int     `json:"sgemm_n,omitempty"`         // the square SGEMM's size (0: not timed)
+	SGEMMGFLOPS float64 `json:"sgemm_gflops,omitempty"`    // its median rate, same BLAS and thread count
+	OfSGEMM     float64 `json:"gflops_of_sgemm,omitempty"` // the model's fwd+bwd GFLOP/s over it
+}
+
+// sgemmRate is the median GFLOP/s of C = A·B with n×n matrices through
+// the CPU backend's MatMul (the BLAS the model's GEMMs use, on GOMAXPROCS
+// threads): one untimed product, then products until 0.3 s or 50 have
+// run, at least 3, so it stays short whatever the machine.
+func sgemmRate(n int) float64 {
+	c := nn.NewCPU()
+	a, b, out := c.New(n, n), c.New(n, n), c.New(n, n)
+	for i := range a.Data {
+		a.Data[i] = float32(i%13-6) / 8
+		b.Data[i] = float32(i%7-3) / 4
+	}
+	c.MatMul(false, false, 1, a, b, 0, out)
+	var ts []float64
+	for start := time.Now(); len(ts) < 3 || (len(ts) < 50 && time.Since(start) < 300*time.Millisecond); {
+		t0 := time.Now()
+		c.MatMul(false, false, 1, a, b, 0, out)
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	slices.Sort(ts)
+	med := ts[len(ts)/2]
+	if len(ts)%2 == 0 {
+		med = (ts[len(ts)/2-1] + med) / 2
+	}
+	return 2 * float64(n) * float64(n) * float64(n) / med / 1e9
 }
 
 // compareSpec turns one item of --compare into a method spec: NAME, or
