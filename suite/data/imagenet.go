@@ -116,6 +116,7 @@ type Folder struct {
 	pool sync.Pool        // *folderScratch
 
 	bad     []atomic.Uint32 // bit i: sample i was found unreadable (OnCorruptSkip)
+	whole   []atomic.Uint32 // bit i: sample i's file decoded cleanly to its end once in this process
 	skipMu  sync.Mutex
 	skipped map[int]string // sample → its path, for Skipped
 	report  sync.Mutex     // serialises OnSkip
@@ -214,6 +215,7 @@ func OpenFolder(dir string, classes []string, opt FolderOptions) (*Folder, error
 // finishOpen makes what a listed Folder needs besides its listing.
 func (f *Folder) finishOpen() {
 	f.bad = make([]atomic.Uint32, (f.Len()+31)/32)
+	f.whole = make([]atomic.Uint32, (f.Len()+31)/32)
 	f.pool.New = func() any { return new(folderScratch) }
 	for c := 0; c < 3; c++ {
 		for b := 0; b < 256; b++ {
@@ -790,18 +792,42 @@ func (f *Folder) decode(sc *folderScratch, i int, key *drawKey) (decoded, error)
 	if err != nil {
 		return decoded{}, err
 	}
-	return f.decodeFile(sc, key)
+	return f.decodeFile(sc, i, key)
 }
 
-// decodeFile decodes sc.file for decode.
-func (f *Folder) decodeFile(sc *folderScratch, key *drawKey) (decoded, error) {
+// decodeFile decodes sc.file, sample file's (−1: none of the split's) for
+// decode.
+//
+// With draws, libjpeg-turbo decodes only the region of the scaled image
+// that the transform's resize reads (resizePlan): it skips the inverse DCT,
+// upsampling and colour conversion of everything else, and stops reading
+// the file below the region. The pixels are those of a whole decode
+// (TestTurboRegionMatchesWhole), but damage below the region would go
+// unseen, so the first decode of each file in a process still reads and
+// checks all of it (whole); what is corrupt stays what a whole decode
+// finds.
+func (f *Folder) decodeFile(sc *folderScratch, file int, key *drawKey) (decoded, error) {
 	if turboJPEG && bytes.HasPrefix(sc.file, jpegMagic) {
 		if w, h, ok := turboHeader(sc); ok && w > 0 && h > 0 && int64(w)*int64(h) <= maxImagePixels {
-			num := 8
-			if key != nil {
-				num = dctScale(f.geometry(w, h, key.seed, key.epoch, key.i))
+			if key == nil {
+				if d, ok := turboDecode(sc, w, h, 8); ok {
+					return d, nil
+				}
+				return decodeImage(sc)
 			}
-			if d, ok := turboDecode(sc, w, h, num); ok {
+			g := f.geometry(w, h, key.seed, key.epoch, key.i)
+			num := dctScale(g)
+			if turboScaling {
+				num = turboFactor(w, h, num)
+			} else {
+				num = 8
+			}
+			r := f.plan(sc, scaledSide(w, num), scaledSide(h, num), num, g.box, g.outW, g.outH, g.ox, g.oy)
+			checked := file >= 0 && file < f.Len() && f.whole != nil && f.whole[file/32].Load()&(1<<(file%32)) != 0
+			if d, ok := turboDecodeRegion(sc, w, h, num, r.x0, r.y0, r.x1, r.y1, !checked); ok {
+				if !checked && file >= 0 && file < f.Len() && f.whole != nil {
+					f.whole[file/32].Or(1 << (file % 32))
+				}
 				return d, nil
 			}
 		}

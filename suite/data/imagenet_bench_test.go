@@ -174,3 +174,67 @@ func BenchmarkFolderFillBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkTurboDecode splits a 500×375 q90 file's decode (the
+// benchmark folder's kind) into what each part costs, in CPU µs an image:
+// a whole decode at full size and at 1/8; the training transform's
+// regions (the draws of 256 samples, each region read alone, as after a
+// file's first epoch); and the last row at 1/8, which skips the inverse DCT
+// of all but one row of blocks and so costs about what entropy decoding
+// the whole file does, the part of a decode no scale or region saves.
+//
+//	go test -tags turbojpeg -run '^$' -bench BenchmarkTurboDecode ./suite/data/
+func BenchmarkTurboDecode(b *testing.B) {
+	if !turboJPEG {
+		b.Skip("built without libjpeg-turbo (-tags turbojpeg)")
+	}
+	file, err := EncodeJPEG(SyntheticPhoto(benchW, benchH, 1, false, 34, 1, 0), benchQuality)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &Folder{opt: FolderOptions{Size: ImageNetSize, Train: true}}
+	type region struct{ num, x0, y0, x1, y1 int }
+	var train []region
+	sc := &folderScratch{file: file}
+	for i := range 256 {
+		g := f.geometry(benchW, benchH, 1, 0, i)
+		num := turboFactor(benchW, benchH, dctScale(g))
+		r := f.plan(sc, scaledSide(benchW, num), scaledSide(benchH, num), num, g.box, g.outW, g.outH, g.ox, g.oy)
+		train = append(train, region{num, r.x0, r.y0, r.x1, r.y1})
+	}
+	last := region{1, 0, scaledSide(benchH, 1) - 1, scaledSide(benchW, 1), scaledSide(benchH, 1)}
+	for _, c := range []struct {
+		name   string
+		decode func(i int) bool
+	}{
+		{"whole-8of8", func(int) bool { _, ok := turboDecode(sc, benchW, benchH, 8); return ok }},
+		{"whole-1of8", func(int) bool { _, ok := turboDecode(sc, benchW, benchH, 1); return ok }},
+		{"train-regions", func(i int) bool {
+			r := train[i%len(train)]
+			_, ok := turboDecodeRegion(sc, benchW, benchH, r.num, r.x0, r.y0, r.x1, r.y1, false)
+			return ok
+		}},
+		{"train-regions-checked", func(i int) bool {
+			r := train[i%len(train)]
+			_, ok := turboDecodeRegion(sc, benchW, benchH, r.num, r.x0, r.y0, r.x1, r.y1, true)
+			return ok
+		}},
+		{"last-row-1of8", func(int) bool {
+			_, ok := turboDecodeRegion(sc, benchW, benchH, last.num, last.x0, last.y0, last.x1, last.y1, false)
+			return ok
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				if !c.decode(i) {
+					b.Fatal("decode failed")
+				}
+				i++
+			}
+			b.ReportMetric(float64((processCPUTime()-cpu0).Microseconds())/float64(i), "cpu-µs/image")
+			b.ReportMetric(float64(len(file))/1000, "KB/file")
+		})
+	}
+}

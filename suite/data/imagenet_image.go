@@ -77,6 +77,7 @@ type folderScratch struct {
 	rgb    []byte        // the source rectangle the resize reads, RGB
 	tmp    []byte        // the horizontal pass's output
 	acc    []int32       // one output row's sums in the vertical pass
+	wide   []int32       // one source row widened to int32 (the C horizontal pass)
 	kx, ky []int32       // fixed-point filter weights per output column / row
 	bx, by []int32       // per output column / row: first source index, count
 	wts    []float64     // one output position's weights before rounding
@@ -132,9 +133,12 @@ type decoded struct {
 	img    image.Image // the Go decoders' output; nil when rgb holds the pixels
 	rgb    []byte      // libjpeg-turbo's output, pw·bpp bytes a row (aliases the scratch)
 	bpp    int         // rgb's bytes a pixel: 3 (RGB) or 4 (RGBX)
-	pw, ph int         // the pixels' size: ⌈w·num/8⌉×⌈h·num/8⌉
+	pw, ph int         // the scaled image's size: ⌈w·num/8⌉×⌈h·num/8⌉
 	w, h   int         // the image's own size (its header's), which the draws see
 	num    int         // the pixels are the image scaled by num/8 (8: full size)
+	// rgb holds the rw×rh pixels at (x0, y0) of the scaled image: all of it,
+	// or the region a transform reads (turboDecodeRegion).
+	x0, y0, rw, rh int
 }
 
 // scaledSide is libjpeg's size of a side of n pixels scaled by num/8.
@@ -153,7 +157,7 @@ func turboFactor(w, h, num int) int {
 
 // goDecoded wraps a Go decoder's image.
 func goDecoded(img image.Image, w, h int) decoded {
-	return decoded{img: img, pw: w, ph: h, w: w, h: h, num: 8}
+	return decoded{img: img, pw: w, ph: h, w: w, h: h, num: 8, rw: w, rh: h}
 }
 
 var jpegMagic = []byte{0xff, 0xd8, 0xff}
@@ -326,39 +330,65 @@ func (f *Folder) transform(sc *folderScratch, out []float32, img decoded, seed u
 // them as Pillow's resize(box=…) places a fractional box.
 func (f *Folder) render(sc *folderScratch, out []float32, img decoded, box cropBox, outW, outH, ox0, oy0 int, flip bool) {
 	S := f.opt.Size
-	s := float64(img.num) / 8
-	x0, x1 := float64(box.X)*s, float64(box.X+box.W)*s
-	y0, y1 := float64(box.Y)*s, float64(box.Y+box.H)*s
-	rx0, rx1 := int(math.Floor(x0)), min(int(math.Ceil(x1)), img.pw)
-	ry0, ry1 := int(math.Floor(y0)), min(int(math.Ceil(y1)), img.ph)
-	var ksx, ksy int
-	sc.kx, sc.bx, sc.wts, ksx = bilinearCoeffs(sc.kx, sc.bx, sc.wts, rx1-rx0, x0-float64(rx0), x1-float64(rx0), outW, ox0, S)
-	sc.ky, sc.by, sc.wts, ksy = bilinearCoeffs(sc.ky, sc.by, sc.wts, ry1-ry0, y0-float64(ry0), y1-float64(ry0), outH, oy0, S)
-	// The source rectangle the window reads (bounds grow with the output
-	// position).
-	sx0, sx1 := int(sc.bx[0]), int(sc.bx[2*S-2]+sc.bx[2*S-1])
-	sy0, sy1 := int(sc.by[0]), int(sc.by[2*S-2]+sc.by[2*S-1])
-	rw, rh := sx1-sx0, sy1-sy0
+	r := f.plan(sc, img.pw, img.ph, img.num, box, outW, outH, ox0, oy0)
+	rw, rh := r.x1-r.x0, r.y1-r.y0
 	var src []byte
 	stride, bpp := 0, 3
 	if img.img != nil {
-		sc.rgb = toRGB(sc.rgb, sc, img.img, rx0+sx0, ry0+sy0, rw, rh)
+		sc.rgb = toRGB(sc.rgb, sc, img.img, r.x0, r.y0, rw, rh)
 		src, stride = sc.rgb, rw*3
 	} else {
+		if r.x0 < img.x0 || r.x1 > img.x0+img.rw || r.y0 < img.y0 || r.y1 > img.y0+img.rh {
+			panic(fmt.Sprintf("data: the resize reads [%d,%d)×[%d,%d) of the scaled image; only [%d,%d)×[%d,%d) was decoded",
+				r.x0, r.x1, r.y0, r.y1, img.x0, img.x0+img.rw, img.y0, img.y0+img.rh))
+		}
 		bpp = img.bpp
-		stride = img.pw * bpp
-		src = img.rgb[(ry0+sy0)*stride+(rx0+sx0)*bpp:]
+		stride = img.rw * bpp
+		src = img.rgb[(r.y0-img.y0)*stride+(r.x0-img.x0)*bpp:]
 	}
+	ksx, ksy, sx0, sy0 := r.ksx, r.ksy, r.sx0, r.sy0
 	sc.tmp = growTo(sc.tmp, rh*S*3)
 	sc.acc = growTo(sc.acc, S*3)
 	// The C passes index without checks: the extents they read and write.
 	if cResample && !f.goResize && len(out) >= S*S*3 && len(src) >= (rh-1)*stride+rw*bpp {
-		resampleRowsC(sc.tmp, src, stride, bpp, rh, sc.kx, sc.bx, ksx, sx0, S)
+		sc.wide = growTo(sc.wide, rw*4)
+		resampleRowsC(sc.tmp, src, stride, bpp, rh, sc.kx, sc.bx, ksx, sx0, S, sc.wide, rw)
 		resampleColumnsC(out, sc.tmp, sc.acc, sc.ky, sc.by, ksy, sy0, S, flip, &f.lut)
 		return
 	}
 	resampleRows(sc.tmp, src, stride, bpp, rh, sc.kx, sc.bx, ksx, sx0, S)
 	resampleColumns(out, sc.tmp, sc.acc, sc.ky, sc.by, ksy, sy0, S, flip, &f.lut)
+}
+
+// resizePlan is what render's resize reads: the rectangle [x0, x1)×[y0, y1)
+// of the scaled image, and the taps (left in the scratch's kx, bx, ky, by)
+// whose bounds count from the box's first whole pixels, sx0 and sy0 of them
+// before the rectangle.
+type resizePlan struct {
+	x0, y0, x1, y1 int
+	ksx, ksy       int
+	sx0, sy0       int
+}
+
+// plan computes render's taps for box of a pw×ph image scaled by num/8,
+// and the rectangle of its pixels they read, which is all that a decode for
+// this transform needs (turboDecodeRegion).
+func (f *Folder) plan(sc *folderScratch, pw, ph, num int, box cropBox, outW, outH, ox0, oy0 int) resizePlan {
+	S := f.opt.Size
+	s := float64(num) / 8
+	x0, x1 := float64(box.X)*s, float64(box.X+box.W)*s
+	y0, y1 := float64(box.Y)*s, float64(box.Y+box.H)*s
+	rx0, rx1 := int(math.Floor(x0)), min(int(math.Ceil(x1)), pw)
+	ry0, ry1 := int(math.Floor(y0)), min(int(math.Ceil(y1)), ph)
+	var r resizePlan
+	sc.kx, sc.bx, sc.wts, r.ksx = bilinearCoeffs(sc.kx, sc.bx, sc.wts, rx1-rx0, x0-float64(rx0), x1-float64(rx0), outW, ox0, S)
+	sc.ky, sc.by, sc.wts, r.ksy = bilinearCoeffs(sc.ky, sc.by, sc.wts, ry1-ry0, y0-float64(ry0), y1-float64(ry0), outH, oy0, S)
+	// The source rectangle the window reads (bounds grow with the output
+	// position).
+	r.sx0, r.sy0 = int(sc.bx[0]), int(sc.by[0])
+	r.x0, r.x1 = rx0+r.sx0, rx0+int(sc.bx[2*S-2]+sc.bx[2*S-1])
+	r.y0, r.y1 = ry0+r.sy0, ry0+int(sc.by[2*S-2]+sc.by[2*S-1])
+	return r
 }
 
 func bilinearFilter(x float64) float64 {

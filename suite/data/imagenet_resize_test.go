@@ -297,7 +297,7 @@ func rngPCG(seed uint64, i int) rand.PCG { return rng.NewKey(seed, "test-rrc", u
 // boxes at 224, and the evaluation transform.
 func BenchmarkRender(b *testing.B) {
 	const w, h = 500, 375
-	img := decoded{rgb: lcgBytes(w*h*4, 1), bpp: 4, pw: w, ph: h, w: w, h: h, num: 8} // as libjpeg-turbo gives
+	img := decoded{rgb: lcgBytes(w*h*4, 1), bpp: 4, pw: w, ph: h, w: w, h: h, num: 8, rw: w, rh: h} // as libjpeg-turbo gives
 	for _, train := range []bool{true, false} {
 		name := map[bool]string{true: "train", false: "eval"}[train]
 		b.Run(name, func(b *testing.B) {
@@ -327,11 +327,12 @@ func TestCResampleMatchesGo(t *testing.T) {
 		w, h := 1+r.IntN(300), 1+r.IntN(300)
 		size := 1 + r.IntN(64)
 		bpp := 3 + k%2
-		img := decoded{rgb: lcgBytes(w*h*bpp, uint32(k)), bpp: bpp, pw: w, ph: h, w: w, h: h, num: 8}
+		img := decoded{rgb: lcgBytes(w*h*bpp, uint32(k)), bpp: bpp, pw: w, ph: h, w: w, h: h, num: 8, rw: w, rh: h}
 		if k%3 == 1 { // a DCT-scaled image's pixels
 			img.num = []int{1, 2, 4}[r.IntN(3)]
 			img.pw, img.ph = scaledSide(w, img.num), scaledSide(h, img.num)
 			img.rgb = img.rgb[:img.pw*img.ph*bpp]
+			img.rw, img.rh = img.pw, img.ph
 		}
 		bw, bh := 1+r.IntN(w), 1+r.IntN(h)
 		box := cropBox{r.IntN(w - bw + 1), r.IntN(h - bh + 1), bw, bh}

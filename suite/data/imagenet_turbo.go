@@ -2,11 +2,104 @@
 
 package data
 
-// #cgo pkg-config: libturbojpeg
+// #cgo pkg-config: libturbojpeg libjpeg
 // #cgo CFLAGS: -O3
 // #include <stdint.h>
 // #include <stdlib.h>
+// #include <stdio.h>
+// #include <setjmp.h>
+// #include <jpeglib.h>
 // #include <turbojpeg.h>
+//
+// // A libjpeg error or warning ends the decode (as TJFLAG_STOPONWARNING
+// // does): the Go decoder then judges the file.
+// typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; } rst_jerr;
+// static void rst_jerr_exit(j_common_ptr c) { longjmp(((rst_jerr *)c->err)->jb, 1); }
+// static void rst_jerr_emit(j_common_ptr c, int level) {
+//   if (level < 0) longjmp(((rst_jerr *)c->err)->jb, 1);
+// }
+// static void rst_jerr_quiet(j_common_ptr c) {}
+//
+// // rst_decode_region decodes rows [y0, y0+h) and at least columns
+// // [x0, x0+w) of the image scaled by num/8 as RGBX rows into out (cap
+// // bytes), with the settings tjDecompress2 uses (islow IDCT, fancy
+// // upsampling). libjpeg widens the columns to whole iMCUs: the first
+// // column and the width decoded are returned in *ox and *ow. Rows above
+// // are entropy-decoded only; rows below are not read at all unless whole
+// // is set, in which case they are entropy-decoded and the file is read to
+// // its end, so that damage anywhere in it ends the decode as it would a
+// // whole-image decode. Returns 0, or -1 on any error or warning, -2 for
+// // CMYK/YCCK files, -3 when out is too small (it needs a row more than
+// // the region, for whole).
+// static int rst_decode_region(const unsigned char *buf, unsigned long len, int num,
+//                              int x0, int y0, int w, int h, unsigned char *out, long cap,
+//                              int whole, int *ox, int *ow) {
+//   struct jpeg_decompress_struct d;
+//   rst_jerr e;
+//   d.err = jpeg_std_error(&e.pub);
+//   e.pub.error_exit = rst_jerr_exit;
+//   e.pub.emit_message = rst_jerr_emit;
+//   e.pub.output_message = rst_jerr_quiet;
+//   if (setjmp(e.jb)) {
+//     jpeg_destroy_decompress(&d);
+//     return -1;
+//   }
+//   jpeg_create_decompress(&d);
+//   jpeg_mem_src(&d, buf, len);
+//   jpeg_read_header(&d, TRUE);
+//   if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
+//     jpeg_destroy_decompress(&d);
+//     return -2;
+//   }
+//   d.scale_num = num;
+//   d.scale_denom = 8;
+//   d.out_color_space = JCS_EXT_RGBX;
+//   jpeg_start_decompress(&d);
+//   JDIMENSION xo = x0, cw = w;
+//   if (x0 > 0 || (JDIMENSION)w < d.output_width) jpeg_crop_scanline(&d, &xo, &cw);
+//   else cw = d.output_width;
+//   if ((long)cw * 4 * (h + 1) > cap || y0 + h > (int)d.output_height) {
+//     jpeg_destroy_decompress(&d);
+//     return -3;
+//   }
+//   if (y0 > 0 && jpeg_skip_scanlines(&d, y0) != (JDIMENSION)y0) {
+//     jpeg_destroy_decompress(&d);
+//     return -1;
+//   }
+//   JSAMPROW rows[16];
+//   for (int r = 0; r < h;) {
+//     int n = h - r < 16 ? h - r : 16;
+//     for (int i = 0; i < n; i++) rows[i] = out + (long)(r + i) * cw * 4;
+//     JDIMENSION got = jpeg_read_scanlines(&d, rows, n);
+//     if (got == 0) {
+//       jpeg_destroy_decompress(&d);
+//       return -1;
+//     }
+//     r += got;
+//   }
+//   if (whole) {
+//     // Skipping to the last row returns at once without reading the file
+//     // (libjpeg-turbo's shortcut): skip to the row before and read the
+//     // last into the spare row after the region.
+//     JDIMENSION left = d.output_height - d.output_scanline;
+//     if (left > 1 && jpeg_skip_scanlines(&d, left - 1) != left - 1) {
+//       jpeg_destroy_decompress(&d);
+//       return -1;
+//     }
+//     if (left > 0) {
+//       rows[0] = out + (long)h * cw * 4;
+//       if (jpeg_read_scanlines(&d, rows, 1) != 1) {
+//         jpeg_destroy_decompress(&d);
+//         return -1;
+//       }
+//     }
+//     jpeg_finish_decompress(&d);
+//   }
+//   jpeg_destroy_decompress(&d);
+//   *ox = xo;
+//   *ow = cw;
+//   return 0;
+// }
 //
 // // The resize's two passes, the same integer arithmetic as resampleRows
 // // and resampleColumns (so the same bytes, TestCResampleMatchesGo), in C
@@ -18,27 +111,31 @@ package data
 //   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 // }
 // // bpp 4 (libjpeg-turbo's RGBX): a pixel's four bytes are one vector
-// // (gcc's vector extension; the taps are too few to vectorise over).
+// // (gcc's vector extension; the taps are too few to vectorise over). Each
+// // row is first widened to int32 in wide (rw pixels), so that a tap is one
+// // vector load, not four byte loads put together.
 // typedef int32_t rst_v4 __attribute__((vector_size(16)));
+// typedef int32_t rst_v4u __attribute__((vector_size(16), aligned(4)));
 // __attribute__((target_clones("avx2", "default")))
 // static void rst_rows(uint8_t *dst, const uint8_t *src, long stride, int bpp, int rows,
-//                      const int32_t *kk, const int32_t *bounds, int ks, int sx0, int S) {
+//                      const int32_t *kk, const int32_t *bounds, int ks, int sx0, int S,
+//                      int32_t *wide, int rw) {
 //   const int32_t half = 1 << (RST_PREC - 1);
 //   for (int r = 0; r < rows; r++) {
 //     const uint8_t *srow = src + (long)r * stride;
 //     uint8_t *d = dst + (long)r * S * 3;
+//     if (bpp == 4) {
+//       for (int i = 0; i < rw * 4; i++) wide[i] = srow[i];
+//     }
 //     for (int j = 0; j < S; j++) {
-//       const uint8_t *p = srow + (long)(bounds[2 * j] - sx0) * bpp;
 //       const int32_t *k = kk + (long)j * ks;
 //       int n = bounds[2 * j + 1];
 //       rst_v4 s = {half, half, half, half};
 //       if (bpp == 4) {
-//         for (int t = 0; t < n; t++) {
-//           const uint8_t *q = p + 4 * t;
-//           rst_v4 px = {q[0], q[1], q[2], q[3]};
-//           s += px * k[t];
-//         }
+//         const int32_t *p = wide + (long)(bounds[2 * j] - sx0) * 4;
+//         for (int t = 0; t < n; t++) s += *(const rst_v4u *)(p + 4 * t) * k[t];
 //       } else {
+//         const uint8_t *p = srow + (long)(bounds[2 * j] - sx0) * 3;
 //         for (int t = 0; t < n; t++) {
 //           int32_t w = k[t];
 //           const uint8_t *q = p + 3 * t;
@@ -166,7 +263,67 @@ func turboDecode(sc *folderScratch, w, h, num int) (decoded, bool) {
 	if rc != 0 {
 		return decoded{}, false
 	}
-	return decoded{rgb: sc.pix, bpp: 4, pw: pw, ph: ph, w: w, h: h, num: num}, true
+	return decoded{rgb: sc.pix, bpp: 4, pw: pw, ph: ph, w: w, h: h, num: num, rw: pw, rh: ph}, true
+}
+
+// turboDecodeRegion decodes the rows [y0, y1) and at least the columns
+// [x0, x1) of sc.file (a w×h JPEG) scaled by num/8 into sc.pix as RGBX.
+// whole reads and checks the rest of the file as a whole-image decode
+// would; without it the rows below y1 are not read at all.
+func turboDecodeRegion(sc *folderScratch, w, h, num, x0, y0, x1, y1 int, whole bool) (decoded, bool) {
+	if !turboScaling {
+		num = 8
+	}
+	num = turboFactor(w, h, num)
+	pw, ph := scaledSide(w, num), scaledSide(h, num)
+	if x1 <= x0 || y1 <= y0 {
+		return decoded{}, false
+	}
+	// Chroma upsampling reads neighbouring samples, and libjpeg treats a
+	// region's edges as the image's: a margin of one iMCU (2·num/8·8 pixels
+	// where chroma is halved) keeps the edges' effect outside the region.
+	m := 2 * num
+	x0, y0, x1, y1 = max(x0-m, 0), max(y0-m, 0), min(x1+m, pw), min(y1+m, ph)
+	// libjpeg widens the columns to whole iMCUs: at most 2·8 pixels (4:2:0
+	// at full size) on the left.
+	capW := min(x1-x0+16, pw)
+	sc.pix = growTo(sc.pix, capW*(y1-y0+1)*4) // and a spare row (rst_decode_region)
+	var ox, ow C.int
+	wh := C.int(0)
+	if whole {
+		wh = 1
+	}
+	rc := C.rst_decode_region((*C.uchar)(unsafe.Pointer(&sc.file[0])), C.ulong(len(sc.file)), C.int(num),
+		C.int(x0), C.int(y0), C.int(x1-x0), C.int(y1-y0), (*C.uchar)(unsafe.Pointer(&sc.pix[0])), C.long(len(sc.pix)), wh, &ox, &ow)
+	if rc != 0 {
+		return decoded{}, false
+	}
+	return decoded{rgb: sc.pix, bpp: 4, pw: pw, ph: ph, w: w, h: h, num: num,
+		x0: int(ox), y0: y0, rw: int(ow), rh: y1 - y0}, true
+}
+
+// turboEncode encodes img's pixels (RGB, w×h) as a JPEG with chroma
+// subsampling samp (0: 4:4:4, 1: 4:2:2, 2: 4:2:0, 3: greyscale; TurboJPEG's
+// TJSAMP values), optionally progressive: the layouts the Go encoder does
+// not write, for the decoding tests.
+func turboEncode(rgb []byte, w, h, samp, quality int, progressive bool) ([]byte, bool) {
+	hd := C.tjInitCompress()
+	if hd == nil {
+		return nil, false
+	}
+	defer C.tjDestroy(hd)
+	flags := C.int(0)
+	if progressive {
+		flags |= C.TJFLAG_PROGRESSIVE
+	}
+	var buf *C.uchar
+	var size C.ulong
+	if C.tjCompress2(hd, (*C.uchar)(unsafe.Pointer(&rgb[0])), C.int(w), C.int(w*3), C.int(h), C.TJPF_RGB,
+		&buf, &size, C.int(samp), C.int(quality), flags) != 0 {
+		return nil, false
+	}
+	defer C.tjFree(buf)
+	return C.GoBytes(unsafe.Pointer(buf), C.int(size)), true
 }
 
 // turboPlanes decodes sc.file to its Y, Cb and Cr planes at full size,
@@ -216,9 +373,13 @@ const cResample = true
 
 // resampleRowsC is resampleRows in C; the arguments' extents are
 // resampleRows's, which render has checked.
-func resampleRowsC(dst, src []byte, stride, bpp, rows int, kk, bounds []int32, ks, sx0, S int) {
+// wide is scratch for rw RGBX pixels widened to int32.
+func resampleRowsC(dst, src []byte, stride, bpp, rows int, kk, bounds []int32, ks, sx0, S int, wide []int32, rw int) {
+	if len(wide) < rw*4 {
+		panic("data: resampleRowsC: wide holds fewer than rw pixels")
+	}
 	C.rst_rows((*C.uint8_t)(&dst[0]), (*C.uint8_t)(&src[0]), C.long(stride), C.int(bpp), C.int(rows),
-		(*C.int32_t)(&kk[0]), (*C.int32_t)(&bounds[0]), C.int(ks), C.int(sx0), C.int(S))
+		(*C.int32_t)(&kk[0]), (*C.int32_t)(&bounds[0]), C.int(ks), C.int(sx0), C.int(S), (*C.int32_t)(&wide[0]), C.int(rw))
 }
 
 // resampleColumnsC is resampleColumns in C.

@@ -2,9 +2,11 @@ package data
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -209,7 +211,7 @@ func FuzzFolderDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc := &folderScratch{file: b}
 		for _, key := range []*drawKey{nil, {1, 0, 3}} {
-			img, err := fo.decodeFile(sc, key)
+			img, err := fo.decodeFile(sc, -1, key)
 			if err != nil {
 				continue
 			}
@@ -217,4 +219,157 @@ func FuzzFolderDecode(f *testing.F) {
 			fo.transform(sc, out, img, 1, 0, 3)
 		}
 	})
+}
+
+// regionJPEGs are files in every layout ImageNet has: 4:2:0 (Go's
+// encoder), and TurboJPEG's 4:4:4, 4:2:2, 4:2:0, greyscale and progressive
+// 4:2:0, at a typical size and at sizes that end in partial MCUs.
+func regionJPEGs(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := testJPEGs(t)
+	for _, sz := range [][2]int{{500, 375}, {203, 97}} {
+		img := SyntheticPhoto(sz[0], sz[1], 2, false, 20, 7, 1)
+		rgb := make([]byte, 0, sz[0]*sz[1]*3)
+		for y := range sz[1] {
+			for x := range sz[0] {
+				r, g, b, _ := img.At(x, y).RGBA()
+				rgb = append(rgb, byte(r>>8), byte(g>>8), byte(b>>8))
+			}
+		}
+		for _, c := range []struct {
+			name        string
+			samp        int
+			progressive bool
+		}{{"444", 0, false}, {"422", 1, false}, {"420", 2, false}, {"grey", 3, false}, {"420-progressive", 2, true}} {
+			b, ok := turboEncode(rgb, sz[0], sz[1], c.samp, 90, c.progressive)
+			if !ok {
+				t.Fatalf("turboEncode %s failed", c.name)
+			}
+			out[fmt.Sprintf("turbo-%s-%dx%d", c.name, sz[0], sz[1])] = b
+		}
+	}
+	return out
+}
+
+// A region decode (what a training transform reads) has exactly the pixels
+// of a whole decode at the same scale, wherever the region lies, with and
+// without reading the rest of the file.
+func TestTurboRegionMatchesWhole(t *testing.T) {
+	if !turboJPEG {
+		t.Skip("built without libjpeg-turbo (-tags turbojpeg)")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for name, file := range regionJPEGs(t) {
+		sc := &folderScratch{file: file}
+		w, h, ok := turboHeader(sc)
+		if !ok {
+			t.Fatalf("%s: no header", name)
+		}
+		for _, num := range []int{1, 2, 4, 8} {
+			full, ok := turboDecode(sc, w, h, num)
+			if !ok {
+				t.Fatalf("%s at %d/8: whole decode failed", name, num)
+			}
+			want := slices.Clone(full.rgb[:full.pw*full.ph*4])
+			for k := range 40 {
+				x0, y0 := r.IntN(full.pw), r.IntN(full.ph)
+				x1, y1 := x0+1+r.IntN(full.pw-x0), y0+1+r.IntN(full.ph-y0)
+				if k == 0 {
+					x0, y0, x1, y1 = 0, 0, full.pw, full.ph
+				}
+				for _, whole := range []bool{false, true} {
+					d, ok := turboDecodeRegion(sc, w, h, num, x0, y0, x1, y1, whole)
+					if !ok {
+						t.Fatalf("%s at %d/8: region [%d,%d)×[%d,%d) (whole %v) failed", name, num, x0, x1, y0, y1, whole)
+					}
+					if d.pw != full.pw || d.ph != full.ph || d.num != full.num || d.x0 > x0 || d.x0+d.rw < x1 || d.y0 > y0 || d.y0+d.rh < y1 {
+						t.Fatalf("%s at %d/8: region [%d,%d)×[%d,%d) decoded as %d×%d at (%d, %d) of %d×%d (num %d)",
+							name, num, x0, x1, y0, y1, d.rw, d.rh, d.x0, d.y0, d.pw, d.ph, d.num)
+					}
+					for y := y0; y < y1; y++ {
+						for x := x0; x < x1; x++ {
+							for c := range 3 {
+								a, b := d.rgb[((y-d.y0)*d.rw+x-d.x0)*4+c], want[(y*full.pw+x)*4+c]
+								if a != b {
+									t.Fatalf("%s at %d/8: region [%d,%d)×[%d,%d) (whole %v): pixel (%d, %d) channel %d is %d, whole decode %d",
+										name, num, x0, x1, y0, y1, whole, x, y, c, a, b)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// A file damaged below the region a transform reads is still found
+// damaged: the first decode of each file reads all of it (a later one,
+// once the file has decoded cleanly, stops below the region).
+func TestTurboRegionFirstDecodeChecksWholeFile(t *testing.T) {
+	if !turboJPEG {
+		t.Skip("built without libjpeg-turbo (-tags turbojpeg)")
+	}
+	good, err := EncodeJPEG(SyntheticPhoto(500, 375, 1, false, 34, 1, 0), 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := good[:len(good)*3/4]
+	f := &Folder{opt: FolderOptions{Size: 64, Train: true, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.25, 0.25}}, names: []byte("c/a.jpg"), ends: []uint32{7}, labels: []int32{0}}
+	f.finishOpen()
+	sc := &folderScratch{file: damaged}
+	// Draws whose region ends in the top half, which the damage spares.
+	var key *drawKey
+	for i := range 1000 {
+		k := &drawKey{1, 0, i}
+		g := f.geometry(500, 375, k.seed, k.epoch, k.i)
+		num := turboFactor(500, 375, dctScale(g))
+		if r := f.plan(sc, scaledSide(500, num), scaledSide(375, num), num, g.box, g.outW, g.outH, g.ox, g.oy); r.y1*8 < 375*num/2 {
+			key = k
+			break
+		}
+	}
+	if key == nil {
+		t.Fatal("no draws with a region in the top half")
+	}
+	if _, err := f.decodeFile(sc, 0, key); err == nil {
+		t.Fatal("the first decode of a truncated file succeeded; want the Go decoder's error")
+	}
+	// Reading the whole file finds what a whole decode finds: truncations,
+	// flipped bytes anywhere, bytes after the end.
+	r := rand.New(rand.NewPCG(5, 6))
+	for k := range 200 {
+		b := slices.Clone(good)
+		switch k % 3 {
+		case 0:
+			b = b[:1+r.IntN(len(b)-1)]
+		case 1:
+			for range 1 + r.IntN(3) {
+				b[r.IntN(len(b))] ^= byte(1 + r.IntN(255))
+			}
+		case 2:
+			b = append(b, []byte("trailing bytes")...)
+		}
+		sc := &folderScratch{file: b}
+		w, h, ok := turboHeader(sc)
+		if !ok {
+			continue
+		}
+		_, want := turboDecode(sc, w, h, 8)
+		for _, num := range []int{1, 8} {
+			pw, ph := scaledSide(w, num), scaledSide(h, num)
+			x0, y0 := r.IntN(pw), r.IntN(ph)
+			x1, y1 := x0+1+r.IntN(pw-x0), y0+1+r.IntN(ph-y0)
+			if _, got := turboDecodeRegion(sc, w, h, num, x0, y0, x1, y1, true); got != want {
+				t.Fatalf("damaged file %d (case %d, %d bytes), region [%d,%d)×[%d,%d) at %d/8: region decode ok %v, whole decode ok %v",
+					k, k%3, len(b), x0, x1, y0, y1, num, got, want)
+			}
+		}
+	}
+	// Had the file decoded cleanly before, the region alone is read, and
+	// the damage below it is not seen: the first decode is what checks.
+	f.whole[0].Or(1)
+	if _, err := f.decodeFile(sc, 0, key); err != nil {
+		t.Fatalf("a region decode above the damage failed: %v", err)
+	}
 }
