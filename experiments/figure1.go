@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/rst-bench/rst/suite/report"
@@ -15,7 +16,7 @@ func init() {
 	}
 	register(&Target{
 		Name: "figure1", Title: "Figure 1: constant scheduling, a_c = 0.1 … 0.9",
-		About: "(A) p(t); (B) expected Δη against the measured extra time relative to SAM's, with x = y; (C) error against Δη with the SGD and SAM levels; ResNet-18 and WRN-28-10 on CIFAR-10/100",
+		About: "(A) p(t); (B) expected Δη against the measured extra time relative to SAM's, with x = y; (C) onwards, one panel per model and dataset: error against Δη with the SGD and SAM levels; ResNet-18 and WRN-28-10 on CIFAR-10/100",
 		Cells: cells,
 		Render: func(r *Results) (Output, error) {
 			f := &report.Figure{Name: "figure1", Title: "Figure 1: constant scheduling", Cols: 3}
@@ -41,11 +42,13 @@ func init() {
 				cost.Title += " (no timed runs yet)"
 			}
 			f.Panels = append(f.Panels, cost)
+			// One error panel per model and dataset: (C), (D), … (the paper's
+			// figure has one per model, each named by its own letter).
 			for _, m := range models {
 				for _, d := range datas {
 					if runnable(r.Profile, m, d) {
 						p := errorPanel(r, m, d, "", r.Cells())
-						p.Title = "(C) " + p.Title
+						p.Title = fmt.Sprintf("(%c) %s", 'A'+len(f.Panels), p.Title)
 						f.Panels = append(f.Panels, p)
 					}
 				}
