@@ -146,7 +146,8 @@ bench-input:
 	$(GO) test -count=1 -run TestWriteBenchFolder ./suite/data/ -args -bench-folder $(BENCH_INPUT_DIR)/folder
 	$(GO) test $(TAGS) -count=1 -run '^$$' -bench BenchmarkFolderFillBatch -benchtime $(BENCH_INPUT_TIMES) ./suite/data/ | tee $(BENCH_INPUT_DIR)/ours.txt
 	$(GO) test -count=1 -run '^$$' -bench BenchmarkFolderFillBatch -benchtime $(BENCH_INPUT_TIMES) ./suite/data/ | tee $(BENCH_INPUT_DIR)/ours-go.txt
-	$(PEER_PYTHON) bench/peer/input_peer.py --folder $(BENCH_INPUT_DIR)/folder --ours $(BENCH_INPUT_DIR)/ours.txt --ours-go $(BENCH_INPUT_DIR)/ours-go.txt
+	$(GO) test $(TAGS) -count=1 -run '^$$' -bench BenchmarkTurboDecode ./suite/data/ | tee $(BENCH_INPUT_DIR)/decode.txt
+	$(PEER_PYTHON) bench/peer/input_peer.py --folder $(BENCH_INPUT_DIR)/folder --ours $(BENCH_INPUT_DIR)/ours.txt --ours-go $(BENCH_INPUT_DIR)/ours-go.txt --decode $(BENCH_INPUT_DIR)/decode.txt
 
 # The small ViT on MNIST with AdamW as the base of SGD, RST (p = 0.5) and
 # SAM, then on Fashion-MNIST beside the small CNN (bench/vit/README.md).

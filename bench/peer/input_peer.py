@@ -69,6 +69,19 @@ def parse_go(path):
     return out
 
 
+def parse_decode(path):
+    # "BenchmarkTurboDecode/whole-8of8-2  500  101.4 KB/file  1500 cpu-µs/image"
+    out = []
+    if not path or not os.path.exists(path):
+        return out
+    for line in open(path):
+        m = re.match(r"BenchmarkTurboDecode/(\S+?)(-\d+)?\s+\d+\s+(.*)", line)
+        if m:
+            vals = {unit: float(v) for v, unit in re.findall(r"([\d.]+)\s+(\S+)", m.group(3))}
+            out.append((m.group(1), vals.get("cpu-µs/image")))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folder", required=True)
@@ -76,6 +89,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--ours", help="go test -bench output, libjpeg-turbo build")
     ap.add_argument("--ours-go", help="go test -bench output, pure-Go build")
+    ap.add_argument("--decode", help="go test -bench BenchmarkTurboDecode output (libjpeg-turbo build)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # ToTensor/Normalize on one thread, as each of our workers
     ours, ours_go = parse_go(args.ours), parse_go(args.ours_go)
@@ -86,17 +100,35 @@ def main():
           f"{'ours img/s':>12}{'torchv img/s':>14}"
     print(hdr)
     fmt = lambda v: f"{v:.0f}" if v else "-"
+    wall = {}  # (side, case, workers) -> images/s
     for train, name in [(True, "train"), (False, "eval")]:
         for workers in [1, 2]:
             if not train and workers == 2 and ("eval", 2) not in ours:
                 continue
             r = measure(args.folder, train, workers, args.epochs, args.batch)
             o, g = ours.get((name, workers), {}), ours_go.get((name, workers), {})
+            wall[("torchvision", name, workers)] = r["images/s"]
+            if o.get("images/s"):
+                wall[("ours", name, workers)] = o["images/s"]
             oc, gc = o.get("images/cpu-s"), g.get("images/cpu-s")
             ratio = f"{oc / r['images/cpu-s']:.2f}" if oc else "-"
             print(f"{name + '/workers=' + str(workers):<18}{fmt(oc):>18}{fmt(gc):>15}"
                   f"{r['images/cpu-s']:>19.0f}{ratio:>7}{fmt(o.get('images/s')):>12}{r['images/s']:>14.0f}",
                   flush=True)
+    # What a second worker adds, in wall-clock images/s (meaningful only on
+    # an otherwise idle machine with at least 2 cores).
+    for side in ["ours", "torchvision"]:
+        one, two = wall.get((side, "train", 1)), wall.get((side, "train", 2))
+        if one and two:
+            print(f"train, 2 workers / 1 worker, wall-clock images/s, {side}: {two / one:.2f}×")
+    # Where a libjpeg-turbo decode's CPU time goes; the entropy decoding of
+    # the whole file (last-row-1of8) is a floor no scale or region lowers.
+    dec = parse_decode(args.decode)
+    if dec:
+        print("libjpeg-turbo decode alone, CPU µs an image (BenchmarkTurboDecode):")
+        for name, us in dec:
+            extra = f"  (at most {1e6 / us:.0f} images/cpu-s even with a free resize)" if name.startswith("last-row") and us else ""
+            print(f"  {name:<24}{fmt(us):>8}{extra}")
     # Ours on prepared copies (rst data prepare imagenet --max-side N);
     # torchvision reads the folder only.
     prep = sorted(k for k in ours if k[0].startswith("prepared"))
