@@ -197,9 +197,15 @@ func (c *CPU) GELUBackward(x, dy, dx *Tensor) {
 }
 
 // batchedGEMMSerial is the size of one product (m·n·k) from which
-// BatchedMatMul runs the products one after the other, each on the
-// build's threaded GEMM; below it (OpenBLAS's own threshold for going
-// multi-threaded) the products run side by side, one GEMM each.
+// BatchedMatMul, in builds without oneDNN, runs the products one after the
+// other, each on the build's threaded GEMM; below it (OpenBLAS's own
+// threshold for going multi-threaded) the products run side by side, one
+// GEMM each. With oneDNN (gemm1Single) every product runs on one thread,
+// side by side with the others, whatever its size: the attention heads of
+// ViT-S/16 (197×197×64) took about a fifth of OpenBLAS's CPU time that way
+// on a host where OpenBLAS ran its Prescott kernels (see
+// BenchmarkBatchedMatMul), and a product's bits no longer depend on how
+// many threads the GEMM had.
 const batchedGEMMSerial = 1 << 18
 
 func (c *CPU) BatchedMatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, out *Tensor) {
@@ -217,7 +223,7 @@ func (c *CPU) BatchedMatMul(transA, transB bool, alpha float32, a, b *Tensor, be
 		n = br
 	}
 	sa, sb, so := ar*ac, br*bc, m*n
-	if m*n*k >= batchedGEMMSerial {
+	if !gemm1Single && m*n*k >= batchedGEMMSerial {
 		for i := 0; i < nb; i++ {
 			gemm(transA, transB, m, n, k, alpha, a.Data[i*sa:(i+1)*sa], ac, b.Data[i*sb:(i+1)*sb], bc, beta, out.Data[i*so:(i+1)*so], n)
 		}
@@ -225,7 +231,7 @@ func (c *CPU) BatchedMatMul(transA, transB bool, alpha float32, a, b *Tensor, be
 	}
 	parallelFor(nb, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			sgemm(transA, transB, m, n, k, alpha, a.Data[i*sa:(i+1)*sa], ac, b.Data[i*sb:(i+1)*sb], bc, beta, out.Data[i*so:(i+1)*so], n)
+			gemm1(transA, transB, m, n, k, alpha, a.Data[i*sa:(i+1)*sa], ac, b.Data[i*sb:(i+1)*sb], bc, beta, out.Data[i*so:(i+1)*so], n)
 		}
 	})
 }
