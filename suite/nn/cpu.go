@@ -24,6 +24,7 @@ type CPU struct {
 	bnK     []float32
 	bnChunk []float32 // per-worker float32 partial sums of batch-norm
 	sorted  []float32 // TopKMask's sorted copy of the scores
+	losses  []float64 // SoftmaxCrossEntropy's per-row losses
 }
 
 // NewCPU returns a CPU backend.
@@ -261,39 +262,49 @@ func (c *CPU) DropoutMask(mask *Tensor, p float32, key rng.Key, offset uint64) {
 	})
 }
 
+// SoftmaxCrossEntropy runs the rows in parallel (each row's loss,
+// gradient and exponentials are computed as one serial loop would) and
+// adds the rows' losses in row order afterwards, so the result is the
+// same bits on any number of cores.
 func (c *CPU) SoftmaxCrossEntropy(logits *Tensor, labels []int32, smoothing float32, dlogits *Tensor, perSample []float32) float64 {
 	n, k := logits.Rows(), logits.Cols()
-	var total float64
 	off := float64(smoothing) / float64(k)
 	on := 1 - float64(smoothing) + off
-	for i := 0; i < n; i++ {
-		row := logits.Data[i*k : (i+1)*k]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var z float64
-		for _, v := range row {
-			z += math.Exp(float64(v - mx))
-		}
-		logZ := math.Log(z) + float64(mx)
-		// loss_i = −Σ_j q_j·log softmax_j with q = (1−s)·onehot + s/K.
-		var loss float64
-		lab := int(labels[i])
-		for j, v := range row {
-			q := off
-			if j == lab {
-				q = on
+	losses := scratch(&c.losses, n)
+	parallelFor(n, max(1, elemGrain/16/k), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := logits.Data[i*k : (i+1)*k]
+			mx := row[0]
+			for _, v := range row {
+				mx = max(mx, v)
 			}
-			loss -= q * (float64(v) - logZ)
-			if dlogits != nil {
-				dlogits.Data[i*k+j] = float32((math.Exp(float64(v)-logZ) - q) / float64(n))
+			var z float64
+			for _, v := range row {
+				z += math.Exp(float64(v - mx))
 			}
+			logZ := math.Log(z) + float64(mx)
+			// loss_i = −Σ_j q_j·log softmax_j with q = (1−s)·onehot + s/K.
+			var loss float64
+			lab := int(labels[i])
+			for j, v := range row {
+				q := off
+				if j == lab {
+					q = on
+				}
+				loss -= q * (float64(v) - logZ)
+				if dlogits != nil {
+					dlogits.Data[i*k+j] = float32((math.Exp(float64(v)-logZ) - q) / float64(n))
+				}
+			}
+			if perSample != nil {
+				perSample[i] = float32(loss)
+			}
+			losses[i] = loss
 		}
-		if perSample != nil {
-			perSample[i] = float32(loss)
-		}
-		total += loss
+	})
+	var total float64
+	for _, l := range losses {
+		total += l
 	}
 	return total / float64(n)
 }
