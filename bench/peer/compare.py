@@ -149,6 +149,20 @@ def main():
         env.pop(k, None)  # ours as the system sets it; PyTorch's below
     menv, mnote = malloc_env(a.torch_malloc)
     penv = dict(env, **menv)
+    # Both sides' GEMMs on the same OpenBLAS kernels: Debian's PyTorch also
+    # links OpenBLAS, and where OpenBLAS does not recognise the CPU, rst
+    # restarts itself with the CPU's kernels (OPENBLAS_CORETYPE) while
+    # PyTorch would keep the slow generic ones.
+    blasnote = "OpenBLAS's own choice on both sides"
+    if "OPENBLAS_CORETYPE" not in env:
+        v = subprocess.run([a.rst, "version"], env=env, capture_output=True, text=True).stdout
+        core = next((l.split(", ")[-1].split(" kernels")[0] for l in v.splitlines()
+                     if l.startswith("blas: OpenBLAS") and l.endswith(" kernels")), None)
+        if core:
+            penv["OPENBLAS_CORETYPE"] = core
+            blasnote = f"OPENBLAS_CORETYPE={core} for PyTorch, the kernels rst runs"
+    else:
+        blasnote = f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} on both sides"
     hostline = host()
     rows, backend, torch_version, mismatches, notes, probes = [], None, None, [], [], set()
     for model in a.models.split(","):
@@ -207,6 +221,7 @@ def main():
     print(f"ours: {backend or 'no run succeeded'}; GOMAXPROCS={a.threads}, allocator as the system sets it")
     fmts = f"the faster of {' and '.join(formats)} per model (fmt)" if len(formats) > 1 else f"{formats[0]} (fmt; --formats)"
     print(f"PyTorch {torch_version or '(no run succeeded)'} (OMP_NUM_THREADS={a.threads}), {fmts}; allocator: {mnote}")
+    print(f"BLAS kernels: {blasnote}")
     print(f"{a.data} shape {h}×{w}×{c}, {classes} classes, batch {a.batch}, {a.rounds} interleaved rounds of {a.steps} timed steps, "
           f"medians; cpu = user+sys CPU time of the process (all threads) per pass or step")
     mw = max([5] + [len(m) for m, _, _, _ in rows])

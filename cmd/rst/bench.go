@@ -82,6 +82,7 @@ func runBench(args []string) error {
 	if cfg.Device == "cpu" && *sgemmN > 0 {
 		res.SGEMMN, res.SGEMMGFLOPS = *sgemmN, sgemmRate(*sgemmN)
 		res.OfSGEMM = r.GFLOPS / res.SGEMMGFLOPS
+		res.BLASNote = nn.BLASNote()
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -94,6 +95,9 @@ func runBench(args []string) error {
 		fmt.Fprintf(os.Stdout, " = %.2f× SGEMM's %.1f GFLOP/s (n = %d, %d threads)", res.OfSGEMM, res.SGEMMGFLOPS, res.SGEMMN, runtime.GOMAXPROCS(0))
 	}
 	fmt.Fprintln(os.Stdout)
+	if res.BLASNote != "" {
+		fmt.Fprintf(os.Stdout, "  note: %s\n", res.BLASNote)
+	}
 	fmt.Fprintf(os.Stdout, "  CPU time:         %.1f ms user + %.1f ms sys per pass, %.1f + %.1f per step (all threads)\n",
 		1e3*r.UserS/float64(r.Steps), 1e3*r.SysS/float64(r.Steps), 1e3*r.StepUserS/float64(r.Steps), 1e3*r.StepSysS/float64(r.Steps))
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
@@ -108,6 +112,7 @@ type benchResult struct {
 	SGEMMN      int     `json:"sgemm_n,omitempty"`         // the square SGEMM's size (0: not timed)
 	SGEMMGFLOPS float64 `json:"sgemm_gflops,omitempty"`    // its median rate, same BLAS and thread count
 	OfSGEMM     float64 `json:"gflops_of_sgemm,omitempty"` // the model's fwd+bwd GFLOP/s over it
+	BLASNote    string  `json:"blas_note,omitempty"`       // nn.BLASNote: OpenBLAS runs kernels older than the CPU
 }
 
 // sgemmRate is the median GFLOP/s of C = A·B with n×n matrices through

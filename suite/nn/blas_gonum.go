@@ -5,6 +5,9 @@ package nn
 // blasName names the GEMM implementation this binary was built with.
 const blasName = "gonum pure-Go BLAS"
 
+// blasCore is empty: gonum has no CPU-specific kernel sets.
+const blasCore = ""
+
 // gonum's Sgemm runs products of four or more 64×64 output blocks on a
 // goroutine per block, allocating for each; smaller ones run serially. gemm
 // therefore cuts C into tiles of at most three blocks, each a serial call,

@@ -11,6 +11,7 @@ package nn
 // #cgo pkg-config: openblas
 // void openblas_set_num_threads(int);
 // int openblas_get_num_threads(void);
+// char *openblas_get_corename(void);
 import "C"
 
 import (
@@ -21,8 +22,13 @@ import (
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
+// blasCore is the kernel set OpenBLAS chose for this CPU at load time
+// (OPENBLAS_CORETYPE overrides its choice): it decides both the speed and
+// the rounding of every product, so it is part of the backend's name.
+var blasCore = C.GoString(C.openblas_get_corename())
+
 // blasName names the GEMM implementation this binary was built with.
-const blasName = "OpenBLAS (cgo, gonum.org/v1/netlib)"
+var blasName = "OpenBLAS (cgo, gonum.org/v1/netlib), " + blasCore + " kernels"
 
 func init() { blas32.Use(netlib.Implementation{}) }
 

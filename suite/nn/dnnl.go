@@ -387,7 +387,7 @@ func engine() C.dnnl_engine_t {
 
 // kernelsName names the kernels of this build, for Describe.
 func kernelsName() string {
-	return "oneDNN " + C.GoString(C.rst_version()) + " (conv, batch-norm, pooling)"
+	return "oneDNN " + C.GoString(C.rst_version()) + " (conv, batch-norm, pooling, attention GEMMs)"
 }
 
 type convKey struct {
