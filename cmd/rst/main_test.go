@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/cpu"
 )
 
 var (
@@ -395,6 +397,38 @@ func TestOpenBLASBuildsWithoutTheMakefile(t *testing.T) {
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil || !strings.Contains(string(out), "blas: OpenBLAS") {
 		t.Errorf("%v\n%s\nwant blas: OpenBLAS", err, out)
+	}
+
+	// The kernel set: never one without AVX on a CPU with AVX, unless the
+	// user asked for it (OpenBLAS falls back to Prescott's on CPUs it does
+	// not recognise, and rst restarts itself with the CPU's own); a user's
+	// OPENBLAS_CORETYPE is kept, with a note when it is slow.
+	version := func(coretype string) string {
+		cmd := exec.Command(bin, "version")
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		if coretype != "" {
+			cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE="+coretype)
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("rst version (OPENBLAS_CORETYPE=%q): %v\n%s", coretype, err, out)
+		}
+		return string(out)
+	}
+	avx := cpu.X86.HasAVX
+	if out := version(""); avx && (strings.Contains(out, "Prescott kernels") || strings.Contains(out, "Core2 kernels") || strings.Contains(out, "Nehalem kernels")) {
+		t.Errorf("rst version on a CPU with AVX runs OpenBLAS kernels without it:\n%s", out)
+	}
+	out2 := version("Prescott")
+	if !strings.Contains(out2, "Prescott kernels") {
+		t.Errorf("OPENBLAS_CORETYPE=Prescott: the user's kernel set was not kept:\n%s", out2)
+	}
+	if avx && !strings.Contains(out2, "note: OpenBLAS runs its Prescott kernels") {
+		t.Errorf("OPENBLAS_CORETYPE=Prescott on a CPU with AVX: want a note on the slow kernels:\n%s", out2)
 	}
 }
 
