@@ -243,7 +243,7 @@ var cpuModels = map[string]string{ResNet18: "smallcnn", WRN2810: "wrn10-1", VGG1
 // why these.
 const (
 	cpuRegime    = "noise 20%, ρ 0.2"
-	cpuViTRegime = "current"
+	cpuViTRegime = "noise 20%"
 )
 
 func cpuRegimeFor(model string) Regime {
