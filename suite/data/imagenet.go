@@ -115,8 +115,8 @@ type Folder struct {
 	lut  [3 * 256]float32 // byte → normalised value, per channel
 	pool sync.Pool        // *folderScratch
 
-	bad     []atomic.Uint32 // bit i: sample i was found unreadable (OnCorruptSkip)
-	whole   []atomic.Uint32 // bit i: sample i's file decoded cleanly to its end once in this process
+	bad     sampleSet // samples found unreadable (OnCorruptSkip)
+	whole   sampleSet // samples whose file decoded cleanly to its end once in this process
 	skipMu  sync.Mutex
 	skipped map[int]string // sample → its path, for Skipped
 	report  sync.Mutex     // serialises OnSkip
@@ -214,8 +214,7 @@ func OpenFolder(dir string, classes []string, opt FolderOptions) (*Folder, error
 
 // finishOpen makes what a listed Folder needs besides its listing.
 func (f *Folder) finishOpen() {
-	f.bad = make([]atomic.Uint32, (f.Len()+31)/32)
-	f.whole = make([]atomic.Uint32, (f.Len()+31)/32)
+	f.bad, f.whole = newSampleSet(f.Len()), newSampleSet(f.Len())
 	f.pool.New = func() any { return new(folderScratch) }
 	for c := 0; c < 3; c++ {
 		for b := 0; b < 256; b++ {
@@ -623,11 +622,29 @@ func (f *Folder) Skipped() []string {
 	return out
 }
 
-func (f *Folder) isBad(i int) bool { return f.bad[i/32].Load()&(1<<(i%32)) != 0 }
+// sampleSet is a set of sample indices, safe for concurrent use; indices
+// outside it (−1: no sample) are never in it and cannot be added.
+type sampleSet []atomic.Uint32
+
+func newSampleSet(n int) sampleSet { return make(sampleSet, (n+31)/32) }
+
+func (s sampleSet) has(i int) bool {
+	return i >= 0 && i/32 < len(s) && s[i/32].Load()&(1<<(i%32)) != 0
+}
+
+// add adds i and reports whether it was there already.
+func (s sampleSet) add(i int) bool {
+	if i < 0 || i/32 >= len(s) {
+		return false
+	}
+	return s[i/32].Or(1<<(i%32))&(1<<(i%32)) != 0
+}
+
+func (f *Folder) isBad(i int) bool { return f.bad.has(i) }
 
 // markBad records sample i as unreadable and reports it the first time.
 func (f *Folder) markBad(i int, err error) {
-	if f.bad[i/32].Or(1<<(i%32))&(1<<(i%32)) != 0 {
+	if f.bad.add(i) {
 		return // already known
 	}
 	p := f.Path(i)
@@ -816,18 +833,11 @@ func (f *Folder) decodeFile(sc *folderScratch, file int, key *drawKey) (decoded,
 				return decodeImage(sc)
 			}
 			g := f.geometry(w, h, key.seed, key.epoch, key.i)
-			num := dctScale(g)
-			if turboScaling {
-				num = turboFactor(w, h, num)
-			} else {
-				num = 8
-			}
+			num := turboScale(w, h, dctScale(g))
 			r := f.plan(sc, scaledSide(w, num), scaledSide(h, num), num, g.box, g.outW, g.outH, g.ox, g.oy)
-			checked := file >= 0 && file < f.Len() && f.whole != nil && f.whole[file/32].Load()&(1<<(file%32)) != 0
+			checked := f.whole.has(file)
 			if d, ok := turboDecodeRegion(sc, w, h, num, r.x0, r.y0, r.x1, r.y1, !checked); ok {
-				if !checked && file >= 0 && file < f.Len() && f.whole != nil {
-					f.whole[file/32].Or(1 << (file % 32))
-				}
+				f.whole.add(file)
 				return d, nil
 			}
 		}

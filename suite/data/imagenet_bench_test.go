@@ -198,7 +198,7 @@ func BenchmarkTurboDecode(b *testing.B) {
 	sc := &folderScratch{file: file}
 	for i := range 256 {
 		g := f.geometry(benchW, benchH, 1, 0, i)
-		num := turboFactor(benchW, benchH, dctScale(g))
+		num := turboScale(benchW, benchH, dctScale(g))
 		r := f.plan(sc, scaledSide(benchW, num), scaledSide(benchH, num), num, g.box, g.outW, g.outH, g.ox, g.oy)
 		train = append(train, region{num, r.x0, r.y0, r.x1, r.y1})
 	}

@@ -155,6 +155,16 @@ func turboFactor(w, h, num int) int {
 	return num
 }
 
+// turboScale is the scale num'/8 libjpeg-turbo decodes a w×h image at when
+// asked for num/8: turboFactor's, or full size where the build lacks its
+// DCT scaling.
+func turboScale(w, h, num int) int {
+	if !turboScaling {
+		return 8
+	}
+	return turboFactor(w, h, num)
+}
+
 // goDecoded wraps a Go decoder's image.
 func goDecoded(img image.Image, w, h int) decoded {
 	return decoded{img: img, pw: w, ph: h, w: w, h: h, num: 8, rw: w, rh: h}

@@ -251,10 +251,7 @@ func turboHeader(sc *folderScratch) (w, h int, ok bool) {
 // truncated file, extraneous bytes): the Go decoder then judges the file,
 // so that what is corrupt is what it was before libjpeg-turbo.
 func turboDecode(sc *folderScratch, w, h, num int) (decoded, bool) {
-	if !turboScaling {
-		num = 8
-	}
-	num = turboFactor(w, h, num)
+	num = turboScale(w, h, num)
 	pw, ph := scaledSide(w, num), scaledSide(h, num)
 	// RGBX: the resize's horizontal pass takes a pixel as one vector.
 	sc.pix = growTo(sc.pix, pw*ph*4)
@@ -271,10 +268,7 @@ func turboDecode(sc *folderScratch, w, h, num int) (decoded, bool) {
 // whole reads and checks the rest of the file as a whole-image decode
 // would; without it the rows below y1 are not read at all.
 func turboDecodeRegion(sc *folderScratch, w, h, num, x0, y0, x1, y1 int, whole bool) (decoded, bool) {
-	if !turboScaling {
-		num = 8
-	}
-	num = turboFactor(w, h, num)
+	num = turboScale(w, h, num)
 	pw, ph := scaledSide(w, num), scaledSide(h, num)
 	if x1 <= x0 || y1 <= y0 {
 		return decoded{}, false

@@ -323,7 +323,7 @@ func TestTurboRegionFirstDecodeChecksWholeFile(t *testing.T) {
 	for i := range 1000 {
 		k := &drawKey{1, 0, i}
 		g := f.geometry(500, 375, k.seed, k.epoch, k.i)
-		num := turboFactor(500, 375, dctScale(g))
+		num := turboScale(500, 375, dctScale(g))
 		if r := f.plan(sc, scaledSide(500, num), scaledSide(375, num), num, g.box, g.outW, g.outH, g.ox, g.oy); r.y1*8 < 375*num/2 {
 			key = k
 			break
@@ -368,7 +368,7 @@ func TestTurboRegionFirstDecodeChecksWholeFile(t *testing.T) {
 	}
 	// Had the file decoded cleanly before, the region alone is read, and
 	// the damage below it is not seen: the first decode is what checks.
-	f.whole[0].Or(1)
+	f.whole.add(0)
 	if _, err := f.decodeFile(sc, 0, key); err != nil {
 		t.Fatalf("a region decode above the damage failed: %v", err)
 	}
