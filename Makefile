@@ -121,7 +121,10 @@ PEER_STEPS ?= 5
 # for its process (PEER_TORCH_MALLOC=default leaves them); see compare.py.
 PEER_FORMATS ?= channels_last,contiguous
 PEER_TORCH_MALLOC ?= tuned
-PEER_FLAGS = --formats $(PEER_FORMATS) --torch-malloc $(PEER_TORCH_MALLOC)
+# PyTorch's OpenBLAS threads sleep when idle, as rst's do (PEER_TORCH_BLAS_IDLE=default
+# leaves OpenBLAS's long yielding wait); see compare.py.
+PEER_TORCH_BLAS_IDLE ?= rst
+PEER_FLAGS = --formats $(PEER_FORMATS) --torch-malloc $(PEER_TORCH_MALLOC) --torch-blas-idle $(PEER_TORCH_BLAS_IDLE)
 .PHONY: bench-peer
 bench-peer: build
 	@test -n "$(PEER_PYTHON)" || { echo "bench-peer: no python3 with torch (Debian: apt-get install python3-torch)" >&2; exit 1; }

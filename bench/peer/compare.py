@@ -27,6 +27,11 @@ PyTorch runs in its best configuration we know of on the CPU:
   kept) and MALLOC_TOP_PAD_ 256 MiB (the heap grows in big steps). Without
   them PyTorch 1.13 can spend as much system time as user time in page
   faults on some hosts; --torch-malloc default leaves glibc as it is;
+- OpenBLAS's idle worker threads put to sleep at once
+  (OPENBLAS_THREAD_TIMEOUT, the value rst sets for itself;
+  --torch-blas-idle default leaves OpenBLAS's wait of 2^28 cycles, in
+  which they call sched_yield and take turns on the cores with the OpenMP
+  threads that run PyTorch's convolutions and element-wise kernels);
 - the faster of channels-last and contiguous memory format for each model:
   every round times each format of --formats in its own process, in
   alternating order, and the table keeps the format with the lower median
@@ -139,6 +144,8 @@ def main():
                          "(channels_last, contiguous, or both)")
     ap.add_argument("--torch-malloc", default="tuned", choices=("tuned", "default"),
                     help="tuned: raise glibc's mmap and trim thresholds and top pad for PyTorch's process; default: leave them")
+    ap.add_argument("--torch-blas-idle", default="rst", choices=("rst", "default"),
+                    help="rst: PyTorch's OpenBLAS threads sleep when idle after the wait rst gives its own (OPENBLAS_THREAD_TIMEOUT); default: OpenBLAS's own wait")
     a = ap.parse_args()
     formats = [f.strip() for f in a.formats.split(",") if f.strip()]
     if not formats or any(f not in FORMATS for f in formats):
@@ -154,8 +161,8 @@ def main():
     # restarts itself with the CPU's kernels (OPENBLAS_CORETYPE) while
     # PyTorch would keep the slow generic ones.
     blasnote = "OpenBLAS's own choice on both sides"
+    v = subprocess.run([a.rst, "version"], env=env, capture_output=True, text=True).stdout
     if "OPENBLAS_CORETYPE" not in env:
-        v = subprocess.run([a.rst, "version"], env=env, capture_output=True, text=True).stdout
         core = next((l.split(", ")[-1].split(" kernels")[0] for l in v.splitlines()
                      if l.startswith("blas: OpenBLAS") and l.endswith(" kernels")), None)
         if core:
@@ -163,6 +170,18 @@ def main():
             blasnote = f"OPENBLAS_CORETYPE={core} for PyTorch, the kernels rst runs"
     else:
         blasnote = f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} on both sides"
+    # How long OpenBLAS's idle threads wait for work before sleeping: rst
+    # sets OPENBLAS_THREAD_TIMEOUT for itself (`rst version` says which), and
+    # PyTorch's OpenBLAS gets the same unless --torch-blas-idle default.
+    idle = next((l.split("OPENBLAS_THREAD_TIMEOUT=")[1].rstrip(")") for l in v.splitlines()
+                 if l.strip().startswith("idle threads:") and "OPENBLAS_THREAD_TIMEOUT=" in l), None)
+    if "OPENBLAS_THREAD_TIMEOUT" in env:
+        blasnote += f"; OPENBLAS_THREAD_TIMEOUT={env['OPENBLAS_THREAD_TIMEOUT']} on both sides"
+    elif idle and a.torch_blas_idle == "rst":
+        penv["OPENBLAS_THREAD_TIMEOUT"] = idle
+        blasnote += f"; OPENBLAS_THREAD_TIMEOUT={idle} on both sides (idle threads sleep)"
+    elif idle:
+        blasnote += f"; OPENBLAS_THREAD_TIMEOUT={idle} for rst, OpenBLAS's default for PyTorch"
     hostline = host()
     rows, backend, torch_version, mismatches, notes, probes = [], None, None, [], [], set()
     for model in a.models.split(","):

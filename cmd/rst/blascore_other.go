@@ -2,4 +2,4 @@
 
 package main
 
-func useNativeBLASKernels() {}
+func useBLASEnv() {}

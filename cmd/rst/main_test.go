@@ -403,16 +403,17 @@ func TestOpenBLASBuildsWithoutTheMakefile(t *testing.T) {
 	// user asked for it (OpenBLAS falls back to Prescott's on CPUs it does
 	// not recognise, and rst restarts itself with the CPU's own); a user's
 	// OPENBLAS_CORETYPE is kept, with a note when it is slow.
-	version := func(coretype string) string {
+	version := func(coretype string, more ...string) string {
 		cmd := exec.Command(bin, "version")
 		for _, e := range os.Environ() {
-			if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") {
+			if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(e, "OPENBLAS_THREAD_TIMEOUT=") {
 				cmd.Env = append(cmd.Env, e)
 			}
 		}
 		if coretype != "" {
 			cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE="+coretype)
 		}
+		cmd.Env = append(cmd.Env, more...)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("rst version (OPENBLAS_CORETYPE=%q): %v\n%s", coretype, err, out)
@@ -429,6 +430,15 @@ func TestOpenBLASBuildsWithoutTheMakefile(t *testing.T) {
 	}
 	if avx && !strings.Contains(out2, "note: OpenBLAS runs its Prescott kernels") {
 		t.Errorf("OPENBLAS_CORETYPE=Prescott on a CPU with AVX: want a note on the slow kernels:\n%s", out2)
+	}
+
+	// Idle OpenBLAS threads sleep at once (OPENBLAS_THREAD_TIMEOUT=4, set
+	// by the restart) unless the user chose otherwise.
+	if out := version(""); !strings.Contains(out, "idle threads: wait 2^4 cycles for work, then sleep (OPENBLAS_THREAD_TIMEOUT=4)") {
+		t.Errorf("rst version: want OpenBLAS's idle threads to sleep after 2^4 cycles:\n%s", out)
+	}
+	if out := version("", "OPENBLAS_THREAD_TIMEOUT=20"); !strings.Contains(out, "idle threads: wait 2^20 cycles") {
+		t.Errorf("OPENBLAS_THREAD_TIMEOUT=20: the user's setting was not kept:\n%s", out)
 	}
 }
 

@@ -22,6 +22,9 @@ func runVersion(args []string) error {
 	// never that of the folder it runs in.
 	fmt.Printf("rst commit %s (%s)\n", buildinfo.Commit(), runtime.Version())
 	fmt.Printf("blas: %s\n", nn.BLASName())
+	if idle := nn.BLASIdle(); idle != "" {
+		fmt.Printf("  idle threads: %s\n", idle)
+	}
 	if note := nn.BLASNote(); note != "" {
 		fmt.Printf("  note: %s\n", note)
 	}

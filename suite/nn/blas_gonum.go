@@ -8,6 +8,12 @@ const blasName = "gonum pure-Go BLAS"
 // blasCore is empty: gonum has no CPU-specific kernel sets.
 const blasCore = ""
 
+// BLASEnv is empty: gonum's BLAS reads no environment.
+func BLASEnv() []string { return nil }
+
+// BLASIdle is empty: gonum's products run on the suite's own workers.
+func BLASIdle() string { return "" }
+
 // gonum's Sgemm runs products of four or more 64×64 output blocks on a
 // goroutine per block, allocating for each; smaller ones run serially. gemm
 // therefore cuts C into tiles of at most three blocks, each a serial call,
