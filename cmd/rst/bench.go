@@ -39,6 +39,7 @@ func runBench(args []string) error {
 	compare := fs.String("compare", "", "time several methods side by side, interleaved in rounds, e.g. sgd,sam,rst:0.25,rst:0.5,grst:0.5,looksam:5 (rst:P and grst:P take a constant p or a schedule name such as cos1; looksam:K its k; --rho applies to all, --sharp to rst/grst, --param to all but sgd and sam)")
 	out := fs.String("out", "", "with --compare: also write the timing, with the config, commit and thread count, to this JSON file (what `rst claims` reads from STORE/PROFILE/bench/)")
 	sgemmN := fs.Int("sgemm", 1024, "on the cpu device: also time an N×N×N SGEMM through the engine's BLAS at the same thread count, the machine's GEMM rate to read the model's GFLOP/s against (0: skip)")
+	kernels := fs.Bool("kernels", false, "also time further forward+backward passes kernel by kernel and print where a pass goes (convolution, GEMM, batch-norm, …; each kernel waits for the device on cuda)")
 	rounds := fs.Int("rounds", 0, "with --compare: rounds the timed steps are split into (0 = one step of each method per round, the least sensitive to the machine's drift)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -57,6 +58,9 @@ func runBench(args []string) error {
 	if len(params) > 0 {
 		cfg.Method.Params = params
 	}
+	if *kernels && *compare != "" {
+		return fmt.Errorf("--kernels times one method's passes kernel by kernel: leave out --compare, or time the methods without --kernels")
+	}
 	if *out != "" && *compare == "" {
 		return fmt.Errorf("--out %s: only a --compare timing is written to a file; add --compare sgd,sam,…", *out)
 	}
@@ -74,7 +78,7 @@ func runBench(args []string) error {
 	if cfg.Method.Rho == 0 {
 		cfg.Method.Rho = optim.DefaultRho(cfg.Method.Name, cfg.Method.Sharp)
 	}
-	r, err := bench.Run(cfg, *steps)
+	r, err := bench.Run(cfg, *steps, *kernels)
 	if err != nil {
 		return err
 	}
@@ -102,6 +106,12 @@ func runBench(args []string) error {
 		1e3*r.UserS/float64(r.Steps), 1e3*r.SysS/float64(r.Steps), 1e3*r.StepUserS/float64(r.Steps), 1e3*r.StepSysS/float64(r.Steps))
 	fmt.Fprintf(os.Stdout, "  method step:      %.1f ms median, %.1f ms mean, %.2f pairs/step over %d steps\n", r.StepMS, r.MeanStepMS, r.PairsPerStep, r.Steps)
 	fmt.Fprintf(os.Stdout, "  allocated/step:   %.0f bytes; peak RSS %.0f MB\n", r.AllocBytesPerStep, r.PeakRSSMB)
+	if len(r.Kernels) > 0 {
+		fmt.Fprintf(os.Stdout, "  kernels:          milliseconds per forward+backward pass, over %d more passes timed kernel by kernel\n", r.Steps)
+		for _, k := range r.Kernels {
+			fmt.Fprintf(os.Stdout, "    %-16s %9.1f ms %6.1f%%\n", k.Kernel, k.MS, 100*k.Share)
+		}
+	}
 	return nil
 }
 

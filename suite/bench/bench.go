@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/train"
 )
 
@@ -43,6 +44,19 @@ type Result struct {
 	StepUserS  float64 `json:"step_user_s"`
 	StepSysS   float64 `json:"step_sys_s"`
 	StepMinFlt int64   `json:"step_minflt"`
+	// Kernels, when asked for, is where a forward+backward pass goes: the
+	// milliseconds per pass of each kind of kernel (nn.KernelTimer), from
+	// `steps` further passes timed kernel by kernel after the others, and
+	// last "untimed", the rest of those passes (kernels the timer does not
+	// list, the layers' own Go code).
+	Kernels []KernelTime `json:"kernels,omitempty"`
+}
+
+// KernelTime is one kind of kernel's share of a pass.
+type KernelTime struct {
+	Kernel string  `json:"kernel"`
+	MS     float64 `json:"ms"`    // per pass
+	Share  float64 `json:"share"` // of the pass
 }
 
 // Shapes are the input shapes (H, W, C) of the datasets, so a benchmark
@@ -67,8 +81,9 @@ const warm = 2
 
 // Run times cfg's model and method on random inputs of cfg.Data's shape:
 // first `steps` forward+backward passes alone, then `steps` whole method
-// steps of a run `steps` long, each after warm-up.
-func Run(cfg train.Config, steps int) (*Result, error) {
+// steps of a run `steps` long, each after warm-up. With kernels, it also
+// times `steps` more passes kernel by kernel (Result.Kernels).
+func Run(cfg train.Config, steps int, kernels bool) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,7 +94,16 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := train.NewStepper(cfg, set, steps, 0)
+	var timer *nn.KernelTimer
+	var opts []train.StepperOption
+	if kernels {
+		opts = append(opts, train.WithBackend(func(b nn.Backend) nn.Backend {
+			timer = nn.NewKernelTimer(b)
+			timer.On = false // until the passes it times
+			return timer
+		}))
+	}
+	s, err := train.NewStepper(cfg, set, steps, 0, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +128,15 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 	r.UserS, r.SysS, r.MinFlt = rusage().since(u0)
 	r.FwdBwdMS = 1e3 * median(pass)
 	r.GFLOPS = r.GFLOP / median(pass)
+	if timer != nil {
+		timer.On = true
+		t0 := time.Now()
+		for i := 0; i < steps; i++ {
+			s.Pass()
+		}
+		r.Kernels = kernelTimes(timer.Times(), time.Since(t0), steps)
+		timer.On = false
+	}
 
 	m := s.Method()
 	for i := 0; i < warm; i++ {
@@ -135,6 +168,19 @@ func Run(cfg train.Config, steps int) (*Result, error) {
 		return nil, fmt.Errorf("bench %s: %w", cfg.Model, err)
 	}
 	return r, nil
+}
+
+// kernelTimes is each kind's milliseconds per pass and share of the
+// passes' wall time, and the untimed rest last.
+func kernelTimes(kinds []nn.KernelTime, wall time.Duration, passes int) []KernelTime {
+	out := make([]KernelTime, 0, len(kinds)+1)
+	var counted time.Duration
+	for _, k := range kinds {
+		out = append(out, KernelTime{Kernel: k.Kernel, MS: k.Time.Seconds() * 1e3 / float64(passes), Share: k.Time.Seconds() / wall.Seconds()})
+		counted += k.Time
+	}
+	rest := max(wall-counted, 0)
+	return append(out, KernelTime{Kernel: "untimed", MS: rest.Seconds() * 1e3 / float64(passes), Share: rest.Seconds() / wall.Seconds()})
 }
 
 // syntheticSet is a synthetic training set of cfg.Data's shape, two

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rst-bench/rst/suite/data"
+	"github.com/rst-bench/rst/suite/nn"
 	"github.com/rst-bench/rst/suite/optim"
 	"github.com/rst-bench/rst/suite/schedule"
 	"github.com/rst-bench/rst/suite/train"
@@ -30,19 +31,34 @@ func TestStepperIsTheTrainingStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	perEpoch := tr.Len() / cfg.Batch
-	s, err := train.NewStepper(cfg, tr, perEpoch, perEpoch)
-	if err != nil {
-		t.Fatal(err)
+	// The same with every kernel timed (rst bench --kernels): the timer
+	// only watches.
+	var timer *nn.KernelTimer
+	timed := train.WithBackend(func(b nn.Backend) nn.Backend { timer = nn.NewKernelTimer(b); return timer })
+	for _, opts := range [][]train.StepperOption{nil, {timed}} {
+		s, err := train.NewStepper(cfg, tr, perEpoch, perEpoch, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := data.Order(tr.Len(), cfg.Seed, 0)
+		for i := 0; i < perEpoch; i++ {
+			s.Load(order[i*cfg.Batch : (i+1)*cfg.Batch])
+			s.Step(s.Method(), i)
+		}
+		got, want := s.Net().W.Data, net.W.Data
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("timed %v, weight %d: stepper %v, training run %v", opts != nil, i, got[i], want[i])
+			}
+		}
 	}
-	order := data.Order(tr.Len(), cfg.Seed, 0)
-	for i := 0; i < perEpoch; i++ {
-		s.Load(order[i*cfg.Batch : (i+1)*cfg.Batch])
-		s.Step(s.Method(), i)
+	kinds := map[string]bool{}
+	for _, k := range timer.Times() {
+		kinds[k.Kernel] = k.Time > 0
 	}
-	got, want := s.Net().W.Data, net.W.Data
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("weight %d: stepper %v, training run %v", i, got[i], want[i])
+	for _, want := range []string{"gemm", "bias", "bias-bwd", "relu", "relu-bwd", "loss"} {
+		if !kinds[want] {
+			t.Errorf("the timed stepper's kernels %v: no time for %s", kinds, want)
 		}
 	}
 }
@@ -54,7 +70,7 @@ func TestRun(t *testing.T) {
 	}{{optim.Spec{Name: "sgd"}, 1}, {optim.Spec{Name: "sam", Rho: 0.05}, 2}} {
 		cfg := smallConfig()
 		cfg.Method = c.method
-		r, err := Run(cfg, 3)
+		r, err := Run(cfg, 3, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,12 +81,30 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: input %v, want MNIST's 28×28×1", c.method.Name, r.Input)
 		}
 	}
+	// --kernels: each kind's time per pass and share, the untimed rest
+	// last, the shares adding up to the whole of the timed passes.
+	r, err := Run(smallConfig(), 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var share float64
+	seen := map[string]bool{}
+	for _, k := range r.Kernels {
+		if k.MS < 0 || k.Share < 0 {
+			t.Errorf("kernel %+v: negative time", k)
+		}
+		share += k.Share
+		seen[k.Kernel] = true
+	}
+	if n := len(r.Kernels); n < 3 || r.Kernels[n-1].Kernel != "untimed" || !seen["gemm"] || math.Abs(share-1) > 1e-6 {
+		t.Errorf("kernels %+v: want gemm among them, untimed last, shares adding up to 1 (%v)", r.Kernels, share)
+	}
 	cfg := smallConfig()
-	if _, err := Run(cfg, 0); err == nil {
+	if _, err := Run(cfg, 0, false); err == nil {
 		t.Error("Run with 0 steps: no error")
 	}
 	cfg.Data = "svhn"
-	if _, err := Run(cfg, 1); err == nil {
+	if _, err := Run(cfg, 1, false); err == nil {
 		t.Error("Run on svhn: no error")
 	}
 }

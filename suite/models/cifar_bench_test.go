@@ -1,62 +1,12 @@
 package models
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/rst-bench/rst/suite/nn"
 )
-
-// timedBackend forwards every kernel to a real backend and adds up the wall
-// time of convolutions (keyed by geometry and input shape), linear layers,
-// residual adds and stand-alone ReLUs, so a benchmark can say where a
-// model's pass goes (pprof cannot see OpenBLAS's own threads). The rest,
-// reported as "other", is mostly batch-norm (with its fused ReLU), pooling
-// and the loss; those kernels are left unwrapped because their signatures
-// are still changing.
-type timedBackend struct {
-	nn.Backend
-	spent map[string]time.Duration
-}
-
-func (t *timedBackend) since(key string, t0 time.Time) { t.spent[key] += time.Since(t0) }
-
-func convKey(op string, x *nn.Tensor, g nn.ConvGeom) string {
-	return fmt.Sprintf("%s-k%d-s%d@%dx%dx%d", op, g.KH, g.Stride, x.Shape[1], x.Shape[2], x.Shape[3])
-}
-
-func (t *timedBackend) Conv2D(x, w, y *nn.Tensor, g nn.ConvGeom) {
-	defer t.since(convKey("conv-fwd", x, g), time.Now())
-	t.Backend.Conv2D(x, w, y, g)
-}
-
-func (t *timedBackend) Conv2DBackward(x, w, dy, dx, dw *nn.Tensor, g nn.ConvGeom) {
-	defer t.since(convKey("conv-bwd", x, g), time.Now())
-	t.Backend.Conv2DBackward(x, w, dy, dx, dw, g)
-}
-
-func (t *timedBackend) ReLU(x, y *nn.Tensor) {
-	defer t.since("relu-fwd", time.Now())
-	t.Backend.ReLU(x, y)
-}
-
-func (t *timedBackend) ReLUBackward(y, dy, dx *nn.Tensor) {
-	defer t.since("relu-bwd", time.Now())
-	t.Backend.ReLUBackward(y, dy, dx)
-}
-
-func (t *timedBackend) Add(a, b, y *nn.Tensor) {
-	defer t.since("add", time.Now())
-	t.Backend.Add(a, b, y)
-}
-
-func (t *timedBackend) MatMul(transA, transB bool, alpha float32, a, b *nn.Tensor, beta float32, c *nn.Tensor) {
-	defer t.since("linear", time.Now())
-	t.Backend.MatMul(transA, transB, alpha, a, b, beta, c)
-}
 
 // BenchmarkCIFARModelPass times a training forward+backward pass at batch
 // 128 on 32×32×3 and reports GFLOP/s and the milliseconds per pass of each
@@ -70,7 +20,8 @@ func BenchmarkCIFARModelPass(b *testing.B) {
 			if name == "wrn28-10" {
 				batch = 32 // its activations at batch 128 take ~10 GB
 			}
-			tb := &timedBackend{Backend: nn.NewCPU(), spent: map[string]time.Duration{}}
+			tb := nn.NewKernelTimer(nn.NewCPU())
+			tb.ByShape = true
 			net, err := New(tb, name, []int{32, 32, 3}, 10, 1)
 			if err != nil {
 				b.Fatal(err)
@@ -92,7 +43,7 @@ func BenchmarkCIFARModelPass(b *testing.B) {
 				net.Backward(p, d)
 			}
 			pass() // plans the buffers
-			clear(tb.spent)
+			tb.Reset()
 			b.ResetTimer()
 			for b.Loop() {
 				pass()
@@ -100,17 +51,12 @@ func BenchmarkCIFARModelPass(b *testing.B) {
 			fwd, bwd := net.FLOPs(batch)
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(float64(fwd+bwd)/sec/1e9, "GFLOP/s")
-			keys := make([]string, 0, len(tb.spent))
 			var counted time.Duration
-			for k, v := range tb.spent {
-				keys = append(keys, k)
-				counted += v
+			for _, k := range tb.Times() {
+				b.ReportMetric(k.Time.Seconds()*1e3/float64(b.N), "ms:"+k.Kernel)
+				counted += k.Time
 			}
-			sort.Slice(keys, func(i, j int) bool { return tb.spent[keys[i]] > tb.spent[keys[j]] })
-			for _, k := range keys {
-				b.ReportMetric(tb.spent[k].Seconds()*1e3/float64(b.N), "ms:"+k)
-			}
-			b.ReportMetric(sec*1e3-counted.Seconds()*1e3/float64(b.N), "ms:other(bn,pool,loss)")
+			b.ReportMetric(sec*1e3-counted.Seconds()*1e3/float64(b.N), "ms:other")
 		})
 	}
 }

@@ -20,17 +20,34 @@ type Stepper struct {
 // total is the run length T the method and the lr schedule see (p(t) spans
 // it); stepsPerEpoch tells methods that refresh once per epoch how long an
 // epoch is (0 when there is no epoch).
-func NewStepper(cfg Config, set *data.Set, total, stepsPerEpoch int) (*Stepper, error) {
+func NewStepper(cfg Config, set *data.Set, total, stepsPerEpoch int, opts ...StepperOption) (*Stepper, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t, err := newTrainer(cfg, set)
+	var o stepperOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t, err := newTrainerWrapped(cfg, set, o.wrap)
 	if err != nil {
 		return nil, err
 	}
 	sc := &optim.StepContext{Net: t.net, Total: total, Seed: cfg.Seed, BatchSize: cfg.Batch,
 		StepsPerEpoch: stepsPerEpoch, Pass: t.runPass}
 	return &Stepper{t: t, sc: sc}, nil
+}
+
+// A StepperOption changes how NewStepper builds the trainer.
+type StepperOption func(*stepperOptions)
+
+type stepperOptions struct {
+	wrap func(nn.Backend) nn.Backend
+}
+
+// WithBackend has NewStepper pass the backend it opens through wrap before
+// it builds the model on it: an nn.KernelTimer, to time each kernel.
+func WithBackend(wrap func(nn.Backend) nn.Backend) StepperOption {
+	return func(o *stepperOptions) { o.wrap = wrap }
 }
 
 // Load makes the samples idx of the set (epoch 0's augmentation) the batch

@@ -138,7 +138,7 @@ func runSources(ctx context.Context, cfg Config, trainSrc, testSrc source, progr
 		}
 		defer lock.Unlock()
 	}
-	t, err := newTrainerOn(cfg, trainSrc)
+	t, err := newTrainerOn(cfg, trainSrc, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,11 +274,17 @@ func (t *trainer) length() (perEpoch, total, epochs int) {
 // newTrainer checks the config against the training set and builds the
 // model, method and optimizer with their buffers.
 func newTrainer(cfg Config, trainSet *data.Set) (*trainer, error) {
+	return newTrainerWrapped(cfg, trainSet, nil)
+}
+
+// newTrainerWrapped is newTrainer with the backend passed through wrap
+// (when not nil) before the model is built on it.
+func newTrainerWrapped(cfg Config, trainSet *data.Set, wrap func(nn.Backend) nn.Backend) (*trainer, error) {
 	src, err := trainSource(cfg, trainSet)
 	if err != nil {
 		return nil, err
 	}
-	return newTrainerOn(cfg, src)
+	return newTrainerOn(cfg, src, wrap)
 }
 
 // trainSource is an in-memory training set as the config uses it: its
@@ -306,8 +312,9 @@ func trainSource(cfg Config, trainSet *data.Set) (setSource, error) {
 	return setSource{trainSet, aug}, nil
 }
 
-// newTrainerOn is newTrainer on a split already subset and augmented.
-func newTrainerOn(cfg Config, src source) (*trainer, error) {
+// newTrainerOn is newTrainerWrapped on a split already subset and
+// augmented.
+func newTrainerOn(cfg Config, src source, wrap func(nn.Backend) nn.Backend) (*trainer, error) {
 	// The last short batch of an epoch is dropped, as in the official code;
 	// every step then has the same batch size.
 	perEpoch := src.Len() / cfg.Batch
@@ -318,6 +325,9 @@ func newTrainerOn(cfg Config, src source) (*trainer, error) {
 	b, err := nn.Open(cfg.Device)
 	if err != nil {
 		return nil, fmt.Errorf("--device: %w", err)
+	}
+	if wrap != nil {
+		b = wrap(b)
 	}
 	in := src.Shape()
 	net, err := models.New(b, cfg.Model, in, src.Classes(), cfg.Seed)
