@@ -164,15 +164,21 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	blas32.Implementation().Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc)
 }
 
-func (c *CPU) MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, out *Tensor) {
-	m, k := a.Rows(), a.Cols()
+// matMulDims is the m×n×k of MatMul's op(a)·op(b).
+func matMulDims(transA, transB bool, a, b *Tensor) (m, n, k int) {
+	m, k = a.Rows(), a.Cols()
 	if transA {
 		m, k = k, m
 	}
-	n := b.Cols()
+	n = b.Cols()
 	if transB {
 		n = b.Rows()
 	}
+	return m, n, k
+}
+
+func (c *CPU) MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, out *Tensor) {
+	m, n, k := matMulDims(transA, transB, a, b)
 	gemm(transA, transB, m, n, k, alpha, a.Data, a.Cols(), b.Data, b.Cols(), beta, out.Data, out.Cols())
 }
 

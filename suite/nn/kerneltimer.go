@@ -56,9 +56,9 @@ func (t *KernelTimer) Times() []KernelTime {
 // Reset forgets the times so far.
 func (t *KernelTimer) Reset() { clear(t.spent) }
 
-// time runs f and files its time under kind (and under kind@shape when
+// clock runs f and files its time under kind (and under kind@shape when
 // ByShape and shape is given).
-func (t *KernelTimer) time(kind string, shape func() string, f func()) {
+func (t *KernelTimer) clock(kind string, shape func() string, f func()) {
 	if !t.On {
 		f()
 		return
@@ -81,131 +81,124 @@ func convShape(x *Tensor, g ConvGeom) func() string {
 
 func gemmShape(a, b *Tensor, transA, transB bool) func() string {
 	return func() string {
-		m, k := a.Rows(), a.Cols()
-		if transA {
-			m, k = k, m
-		}
-		n := b.Cols()
-		if transB {
-			n = b.Rows()
-		}
+		m, n, k := matMulDims(transA, transB, a, b)
 		return fmt.Sprintf("%dx%dx%d", m, n, k)
 	}
 }
 
 func (t *KernelTimer) Conv2D(x, w, y *Tensor, g ConvGeom) {
-	t.time("conv", convShape(x, g), func() { t.Backend.Conv2D(x, w, y, g) })
+	t.clock("conv", convShape(x, g), func() { t.Backend.Conv2D(x, w, y, g) })
 }
 
 func (t *KernelTimer) Conv2DBackward(x, w, dy, dx, dw *Tensor, g ConvGeom) {
-	t.time("conv-bwd", convShape(x, g), func() { t.Backend.Conv2DBackward(x, w, dy, dx, dw, g) })
+	t.clock("conv-bwd", convShape(x, g), func() { t.Backend.Conv2DBackward(x, w, dy, dx, dw, g) })
 }
 
 func (t *KernelTimer) MatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor) {
-	t.time("gemm", gemmShape(a, b, transA, transB), func() { t.Backend.MatMul(transA, transB, alpha, a, b, beta, c) })
+	t.clock("gemm", gemmShape(a, b, transA, transB), func() { t.Backend.MatMul(transA, transB, alpha, a, b, beta, c) })
 }
 
 func (t *KernelTimer) BatchedMatMul(transA, transB bool, alpha float32, a, b *Tensor, beta float32, c *Tensor) {
-	t.time("batched-gemm", nil, func() { t.Backend.BatchedMatMul(transA, transB, alpha, a, b, beta, c) })
+	t.clock("batched-gemm", nil, func() { t.Backend.BatchedMatMul(transA, transB, alpha, a, b, beta, c) })
 }
 
 func (t *KernelTimer) BatchNormTrain(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
-	t.time("batch-norm", nil, func() { t.Backend.BatchNormTrain(x, y, gamma, beta, mean, variance, eps, relu) })
+	t.clock("batch-norm", nil, func() { t.Backend.BatchNormTrain(x, y, gamma, beta, mean, variance, eps, relu) })
 }
 
 func (t *KernelTimer) BatchNormInfer(x, y, gamma, beta, mean, variance *Tensor, eps float32, relu bool) {
-	t.time("batch-norm", nil, func() { t.Backend.BatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu) })
+	t.clock("batch-norm", nil, func() { t.Backend.BatchNormInfer(x, y, gamma, beta, mean, variance, eps, relu) })
 }
 
 func (t *KernelTimer) BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta *Tensor, eps float32, relu bool) {
-	t.time("batch-norm-bwd", nil, func() { t.Backend.BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta, eps, relu) })
+	t.clock("batch-norm-bwd", nil, func() { t.Backend.BatchNormBackward(x, y, dy, dx, gamma, mean, variance, dgamma, dbeta, eps, relu) })
 }
 
-func (t *KernelTimer) ReLU(x, y *Tensor) { t.time("relu", nil, func() { t.Backend.ReLU(x, y) }) }
+func (t *KernelTimer) ReLU(x, y *Tensor) { t.clock("relu", nil, func() { t.Backend.ReLU(x, y) }) }
 
 func (t *KernelTimer) ReLUBackward(y, dy, dx *Tensor) {
-	t.time("relu-bwd", nil, func() { t.Backend.ReLUBackward(y, dy, dx) })
+	t.clock("relu-bwd", nil, func() { t.Backend.ReLUBackward(y, dy, dx) })
 }
 
-func (t *KernelTimer) Add(a, b, y *Tensor) { t.time("add", nil, func() { t.Backend.Add(a, b, y) }) }
+func (t *KernelTimer) Add(a, b, y *Tensor) { t.clock("add", nil, func() { t.Backend.Add(a, b, y) }) }
 
 func (t *KernelTimer) AddReLU(a, b, y *Tensor) {
-	t.time("add", nil, func() { t.Backend.AddReLU(a, b, y) })
+	t.clock("add", nil, func() { t.Backend.AddReLU(a, b, y) })
 }
 
-func (t *KernelTimer) Mul(a, b, y *Tensor) { t.time("mul", nil, func() { t.Backend.Mul(a, b, y) }) }
+func (t *KernelTimer) Mul(a, b, y *Tensor) { t.clock("mul", nil, func() { t.Backend.Mul(a, b, y) }) }
 
 func (t *KernelTimer) AddRowVector(y, v *Tensor) {
-	t.time("bias", nil, func() { t.Backend.AddRowVector(y, v) })
+	t.clock("bias", nil, func() { t.Backend.AddRowVector(y, v) })
 }
 
 func (t *KernelTimer) SumRows(dy, dv *Tensor, beta float32) {
-	t.time("bias-bwd", nil, func() { t.Backend.SumRows(dy, dv, beta) })
+	t.clock("bias-bwd", nil, func() { t.Backend.SumRows(dy, dv, beta) })
 }
 
 func (t *KernelTimer) MaxPool(x, y *Tensor, g ConvGeom) {
-	t.time("pool", nil, func() { t.Backend.MaxPool(x, y, g) })
+	t.clock("pool", nil, func() { t.Backend.MaxPool(x, y, g) })
 }
 
 func (t *KernelTimer) MaxPoolBackward(x, y, dy, dx *Tensor, g ConvGeom) {
-	t.time("pool-bwd", nil, func() { t.Backend.MaxPoolBackward(x, y, dy, dx, g) })
+	t.clock("pool-bwd", nil, func() { t.Backend.MaxPoolBackward(x, y, dy, dx, g) })
 }
 
 func (t *KernelTimer) AvgPool(x, y *Tensor, g ConvGeom) {
-	t.time("pool", nil, func() { t.Backend.AvgPool(x, y, g) })
+	t.clock("pool", nil, func() { t.Backend.AvgPool(x, y, g) })
 }
 
 func (t *KernelTimer) AvgPoolBackward(dy, dx *Tensor, g ConvGeom) {
-	t.time("pool-bwd", nil, func() { t.Backend.AvgPoolBackward(dy, dx, g) })
+	t.clock("pool-bwd", nil, func() { t.Backend.AvgPoolBackward(dy, dx, g) })
 }
 
 func (t *KernelTimer) GlobalAvgPool(x, y *Tensor) {
-	t.time("pool", nil, func() { t.Backend.GlobalAvgPool(x, y) })
+	t.clock("pool", nil, func() { t.Backend.GlobalAvgPool(x, y) })
 }
 
 func (t *KernelTimer) GlobalAvgPoolBackward(dy, dx *Tensor) {
-	t.time("pool-bwd", nil, func() { t.Backend.GlobalAvgPoolBackward(dy, dx) })
+	t.clock("pool-bwd", nil, func() { t.Backend.GlobalAvgPoolBackward(dy, dx) })
 }
 
 func (t *KernelTimer) DropoutMask(mask *Tensor, p float32, key rng.Key, offset uint64) {
-	t.time("dropout-mask", nil, func() { t.Backend.DropoutMask(mask, p, key, offset) })
+	t.clock("dropout-mask", nil, func() { t.Backend.DropoutMask(mask, p, key, offset) })
 }
 
 func (t *KernelTimer) SoftmaxCrossEntropy(logits *Tensor, labels []int32, smoothing float32, dlogits *Tensor, perSample []float32) (loss float64) {
-	t.time("loss", nil, func() { loss = t.Backend.SoftmaxCrossEntropy(logits, labels, smoothing, dlogits, perSample) })
+	t.clock("loss", nil, func() { loss = t.Backend.SoftmaxCrossEntropy(logits, labels, smoothing, dlogits, perSample) })
 	return loss
 }
 
 func (t *KernelTimer) LayerNorm(x, y, gamma, beta, mean, rstd *Tensor, eps float32) {
-	t.time("layer-norm", nil, func() { t.Backend.LayerNorm(x, y, gamma, beta, mean, rstd, eps) })
+	t.clock("layer-norm", nil, func() { t.Backend.LayerNorm(x, y, gamma, beta, mean, rstd, eps) })
 }
 
 func (t *KernelTimer) LayerNormBackward(x, dy, dx, gamma, mean, rstd, dgamma, dbeta *Tensor) {
-	t.time("layer-norm-bwd", nil, func() { t.Backend.LayerNormBackward(x, dy, dx, gamma, mean, rstd, dgamma, dbeta) })
+	t.clock("layer-norm-bwd", nil, func() { t.Backend.LayerNormBackward(x, dy, dx, gamma, mean, rstd, dgamma, dbeta) })
 }
 
-func (t *KernelTimer) GELU(x, y *Tensor) { t.time("gelu", nil, func() { t.Backend.GELU(x, y) }) }
+func (t *KernelTimer) GELU(x, y *Tensor) { t.clock("gelu", nil, func() { t.Backend.GELU(x, y) }) }
 
 func (t *KernelTimer) GELUBackward(x, dy, dx *Tensor) {
-	t.time("gelu-bwd", nil, func() { t.Backend.GELUBackward(x, dy, dx) })
+	t.clock("gelu-bwd", nil, func() { t.Backend.GELUBackward(x, dy, dx) })
 }
 
 func (t *KernelTimer) SoftmaxRows(x, y *Tensor) {
-	t.time("softmax", nil, func() { t.Backend.SoftmaxRows(x, y) })
+	t.clock("softmax", nil, func() { t.Backend.SoftmaxRows(x, y) })
 }
 
 func (t *KernelTimer) SoftmaxRowsBackward(y, dy, dx *Tensor) {
-	t.time("softmax-bwd", nil, func() { t.Backend.SoftmaxRowsBackward(y, dy, dx) })
+	t.clock("softmax-bwd", nil, func() { t.Backend.SoftmaxRowsBackward(y, dy, dx) })
 }
 
 func (t *KernelTimer) SplitHeads(x, y *Tensor, parts, heads int) {
-	t.time("heads", nil, func() { t.Backend.SplitHeads(x, y, parts, heads) })
+	t.clock("heads", nil, func() { t.Backend.SplitHeads(x, y, parts, heads) })
 }
 
 func (t *KernelTimer) MergeHeads(y, x *Tensor, parts, heads int) {
-	t.time("heads", nil, func() { t.Backend.MergeHeads(y, x, parts, heads) })
+	t.clock("heads", nil, func() { t.Backend.MergeHeads(y, x, parts, heads) })
 }
 
 func (t *KernelTimer) StridedCopy(dst *Tensor, dOff, dStride int, src *Tensor, sOff, sStride, rows, cols int) {
-	t.time("tokens", nil, func() { t.Backend.StridedCopy(dst, dOff, dStride, src, sOff, sStride, rows, cols) })
+	t.clock("tokens", nil, func() { t.Backend.StridedCopy(dst, dOff, dStride, src, sOff, sStride, rows, cols) })
 }
